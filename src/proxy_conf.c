@@ -475,8 +475,12 @@ static bool host_name_ok(const char *h, size_t n)
                 return false;
         return n > 2;
     }
+    /* labels are non-empty: no leading dot, no "..", and no trailing dot
+     * left after host_split removed one */
+    if (n == 0 || h[0] == '.' || h[n - 1] == '.')
+        return false;
     for (i = 0; i < n; i++)
-        if (!host_char_ok(h[i]))
+        if (!host_char_ok(h[i]) || (h[i] == '.' && h[i + 1] == '.'))
             return false;
     return true;
 }
@@ -945,8 +949,10 @@ static int add_servers(struct parser *ps, const struct arg *a, const struct url 
             memcpy(&sv->addr, ai->ai_addr, ai->ai_addrlen);
             sv->addrlen = (socklen_t)ai->ai_addrlen;
             addr_format(&sv->addr, text, sizeof text);
-            if (!(sv->addr_text = xstrdup(ps, text)) || !(sv->name = xstrdup(ps, a->s + 7)))
-                rc = -1;
+            /* the name without the "http://" and the optional "/" */
+            if (!(sv->addr_text = xstrdup(ps, text))
+                || !(sv->name = strndup(a->s + 7, strcspn(a->s + 7, "/"))))
+                rc = perr(ps, 0, 0, "out of memory");
         }
     }
     freeaddrinfo(res);

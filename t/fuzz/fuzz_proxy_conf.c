@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "proxy_conf.h"
@@ -31,9 +32,13 @@ static void fz_exercise(const struct proxy_conf *cfg, const uint8_t *data, size_
     for (size_t b = 0; b < cfg->nblocks; b++) {
         const struct proxy_block *blk = &cfg->blocks[b];
         for (size_t i = 0; i < blk->nnames; i++) {
-            const char *h = blk->names[i].host;
-            if (proxy_conf_match(cfg, h, strlen(h)) == NULL)
-                __builtin_trap();   /* a block's own name must match something */
+            char h[PROXY_CONF_MAX_TOKEN + 16];
+            int n = snprintf(h, sizeof h, "%s:%u", blk->names[i].host,
+                             blk->names[i].port ? blk->names[i].port : 80);
+            /* a block's own name must find a block with that name */
+            const struct proxy_block *m = proxy_conf_match(cfg, h, (size_t)n);
+            if (m == NULL || (m != blk && blk->names[i].port != 0))
+                __builtin_trap();
         }
         for (size_t i = 0; i < blk->set.nheaders; i++)
             if (proxy_template_walk(blk->set.headers[i].value, fz_lit, fz_var, &sink))

@@ -269,6 +269,8 @@ static void test_errors(void)
     parse_fails("host a default { proxy_pass http://1.2.3.4; }\nhost b default { proxy_pass http://1.2.3.4; }",
                 "t.conf:2:1: a second default host block (first at line 1)");
     parse_fails("host a/b { }", "t.conf:1:6: expected a host name (NAME or NAME:PORT), got 'a/b'");
+    parse_fails("host a..b { }", "t.conf:1:6: expected a host name (NAME or NAME:PORT), got 'a..b'");
+    parse_fails("host ... { }", "t.conf:1:6: expected a host name (NAME or NAME:PORT), got '...'");
     parse_fails("host a:0 { }", "t.conf:1:6: expected a host name (NAME or NAME:PORT), got 'a:0'");
 
     /* caps */
