@@ -22,7 +22,7 @@
 #include "weaprous/http.h"
 #include "http_internal.h"
 
-/* The states.  The ones up to PS_REASON belong to the request or status line
+/* The states.  The ones up to PS_RL_CR belong to the request or status line
  * and are bounded by max_line (see the check at the top of the loop). */
 enum http_pstate {
     PS_METHOD,          /* method token */
@@ -34,9 +34,9 @@ enum http_pstate {
     PS_STATUS_CODE,     /* three digits */
     PS_STATUS_AFTER,    /* SP before the reason, or CR for none */
     PS_REASON,          /* reason phrase */
+    PS_RL_CR,           /* CR ending the request line */
     PS_REQ_START,       /* before a request line: skip empty lines */
     PS_REQ_START_LF,    /* LF of an empty line before the request line */
-    PS_RL_CR,           /* CR ending the request line */
     PS_RL_LF,           /* LF ending the request line */
     PS_SL_LF,           /* LF ending the status line */
     PS_FIELD_START,     /* start of a field line, or CR of the blank line */
@@ -387,7 +387,7 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len,
     for (;;) {
         /* A line state still running at max_line bytes is too long, unless
          * the byte there is the CR that ends it. */
-        if (st <= PS_REASON && i >= line_lim && i < end && b[i] != '\r')
+        if (st <= PS_RL_CR && i >= line_lim && i < end && b[i] != '\r')
             FAIL(414, "request line too long");
         if (i >= end)
             break;
@@ -585,6 +585,10 @@ enum http_cstate {
     CS_ERROR
 };
 
+/* Hex digits of one chunk size, leading zeros included: a size line of
+ * endless zeros is refused like an oversize extension. */
+#define HTTP_CHUNK_MAX_DIGITS 32
+
 /* Copies the data bytes available for the current chunk; returns the number
  * of input bytes used. */
 static size_t chunk_data(struct http_chunked *d, char *buf, size_t wr,
@@ -602,15 +606,19 @@ static size_t chunk_data(struct http_chunked *d, char *buf, size_t wr,
 }
 
 /* A byte after the size digits: BWS, then ';' opening an extension, or the
- * CR ending the line (BWS then CR is refused: no grammar allows it). */
+ * CR ending the line (BWS then CR is refused: no grammar allows it).  The
+ * bytes between the digits and the CR count against HTTP_MAX_CHUNK_EXT. */
 static int after_size(struct http_chunked *d, int st, unsigned c)
 {
-    d->counter = 0;
+    if (st == CS_SIZE)
+        d->counter = 0;
+    if (c == '\r' && st == CS_SIZE)
+        return CS_SIZE_LF;
+    if (++d->counter > HTTP_MAX_CHUNK_EXT)
+        return CS_ERROR;
     if (c == ';')
         return CS_EXT;
-    if (http_ctype[c] & HC_OWS)
-        return CS_SIZE_WS;
-    return c == '\r' && st != CS_SIZE_WS ? CS_SIZE_LF : CS_ERROR;
+    return (http_ctype[c] & HC_OWS) ? CS_SIZE_WS : CS_ERROR;
 }
 
 /* One byte of a size line, trailer or CRLF; returns the next state or
@@ -624,10 +632,12 @@ static int chunk_byte(struct http_chunked *d, int st, unsigned c)
         if (hex == HTTP_HEX_BAD)
             return CS_ERROR;
         d->remaining = hex;
+        d->counter = 1;
         return CS_SIZE;
     case CS_SIZE:
         if (hex != HTTP_HEX_BAD) {
-            if (d->remaining > ((uint64_t)INT64_MAX >> 4))
+            if (d->remaining > ((uint64_t)INT64_MAX >> 4)
+                || ++d->counter > HTTP_CHUNK_MAX_DIGITS)
                 return CS_ERROR;
             d->remaining = d->remaining << 4 | hex;
             return CS_SIZE;
