@@ -117,6 +117,25 @@ void proxy_rt_unref(struct proxy_rt *rt)
     free(rt);
 }
 
+int proxy_rt_start(struct proxy_rt *rt)
+{
+    for (size_t i = 0; i < rt->npools; i++)
+        if (proxy_health_start(&rt->pools[i]) < 0)
+            return -1;
+    return 0;
+}
+
+void proxy_rt_retire(struct proxy_rt *rt)
+{
+    rt->retired = true;
+    for (size_t i = 0; i < rt->npools && rt->loop; i++) {
+        struct proxy_pool *p = &rt->pools[i];
+        proxy_health_stop(p);
+        while (p->idle_head)
+            idle_close(p->idle_head);
+    }
+}
+
 struct proxy_pool *proxy_rt_match(struct proxy_rt *rt, const char *host, size_t len)
 {
     const struct proxy_block *b = proxy_conf_match(rt->cfg, host, len);
@@ -334,7 +353,7 @@ static struct proxy_idle *idle_oldest(struct proxy_pool *p)
 void proxy_pool_park(struct proxy_pool *p, unsigned idx, int fd)
 {
     const struct proxy_settings *s = &p->block->set;
-    if (s->keepalive == 0 || p->rt->refs == 0 || !p->rt->loop) {
+    if (s->keepalive == 0 || p->rt->retired || !p->rt->loop) {
         close(fd);
         return;
     }

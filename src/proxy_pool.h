@@ -65,6 +65,7 @@ struct proxy_rt {
     unsigned  refs;
     ev_loop  *loop;
     uint64_t  generation;          /* reload counter, for logs and status */
+    bool      retired;             /* replaced by a reload or stopping */
 };
 
 /* Builds the pools of cfg (taking ownership of cfg, also on failure).
@@ -74,6 +75,11 @@ void proxy_rt_ref(struct proxy_rt *rt);
 /* Drops a reference; the last one closes idle connections, stops health
  * checks and frees the configuration. */
 void proxy_rt_unref(struct proxy_rt *rt);
+/* Starts the health checks of every pool that has them; 0 or -1. */
+int proxy_rt_start(struct proxy_rt *rt);
+/* The routes are replaced (reload) or the process stops: health checks
+ * stop and idle connections close now; requests in flight finish. */
+void proxy_rt_retire(struct proxy_rt *rt);
 /* Pool serving a host value (see proxy_conf_match); NULL: 404. */
 struct proxy_pool *proxy_rt_match(struct proxy_rt *rt, const char *host, size_t len);
 
