@@ -19,6 +19,7 @@
 
 static const struct role_def *const roles[] = {
     &role_backend_def,
+    &role_proxy_def,
 };
 
 /* Common flags that take a value: long name, short name. */
@@ -258,7 +259,7 @@ int main(int argc, char **argv)
     for (int i = 2; i + 1 < argc; i++)
         if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
             o.config = argv[i + 1];
-    if (o.config && load_config(&o, r, o.config) < 0)
+    if (o.config && !r->own_config && load_config(&o, r, o.config) < 0)
         return 1;
     if (parse_args(&o, r, argc, argv) < 0)
         return 2;

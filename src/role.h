@@ -37,6 +37,7 @@ struct role_def {
     int         default_port;
     const char *const *keys;    /* role's own option names, NULL-terminated */
     const char *const *flags;   /* the subset that takes no value */
+    bool        own_config;     /* -c names a file the role parses itself */
     int       (*run)(struct role_opts *o);
     const char *help;           /* role-specific options, for --help */
 };
@@ -69,5 +70,6 @@ void role_rt_add_server(struct role_rt *rt, http_server *s);
 int role_rt_run(struct role_rt *rt);
 
 extern const struct role_def role_backend_def;
+extern const struct role_def role_proxy_def;
 
 #endif
