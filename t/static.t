@@ -270,8 +270,8 @@ def test_traversal(port):
     r1, rest = read_response(s)
     r2, _ = read_response(s, rest)
     s.close()
-    ok(r1 is not None and r1.status == 404 and r2 is not None and r2.status == 200,
-       'refused traversal keeps the connection usable')
+    ok(r1 is not None and r1.status == 403 and r2 is not None and r2.status == 200,
+       'refused traversal (403) keeps the connection usable')
 
 
 def test_disconnect(port, srv):
