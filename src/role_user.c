@@ -77,11 +77,13 @@ static int user_read_tty(const char *prompt, char *out, size_t cap)
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)(ECHO | ISIG);
     quiet.c_lflag |= ICANON;
+    /* Echo off first, then the prompt: TCSAFLUSH drops what was typed
+     * before the prompt, never the answer to it. */
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     fputs(prompt, stderr);
     fflush(stderr);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     rc = user_read_line(out, cap);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
     fputc('\n', stderr);
     if (rc == 0 && strchr(out, old.c_cc[VINTR]) && old.c_cc[VINTR]) {
         fprintf(stderr, "weaprous user: cancelled\n");

@@ -53,6 +53,38 @@ def hash_of(db, name):
         c.close()
 
 
+def run_tty(args, lines):
+    """Runs with stdin and stderr on a pseudo-terminal, typing `lines`;
+    returns (status, everything the terminal showed)."""
+    import pty
+    import select
+    import time
+    master, slave = pty.openpty()
+    p = subprocess.Popen([EXE, "user"] + list(args), stdin=slave,
+                         stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    shown = b""
+    deadline = time.time() + 20
+    pending = list(lines)
+    while time.time() < deadline:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if r:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            shown += data
+            if pending and shown.count(b"assword") > len(lines) - len(pending):
+                os.write(master, pending.pop(0).encode() + b"\n")
+        elif p.poll() is not None:
+            break
+    rc = p.wait(timeout=20)
+    os.close(master)
+    return rc, shown.decode(errors="replace")
+
+
 def main():
     if not os.access(EXE, os.X_OK):
         ok(False, "weaprous binary exists at %s" % EXE)
@@ -88,6 +120,13 @@ def main():
     rc, out, err = run("add", "--db", db, "carol", stdin="x" * 5000 + "\n")
     ok(rc == 1 and "longer" in err, "oversized password refused", err)
     ok(listing(db)[1].get("carol") is None, "carol not created")
+
+    rc, shown = run_tty(["passwd", "--db", db, "bob"], ["Tty-Pw-91b0", "Tty-Pw-91b0"])
+    ok(rc == 0 and "New password for bob" in shown and "Retype" in shown,
+       "passwd on a terminal asks twice", shown)
+    ok("Tty-Pw-91b0" not in shown, "no echo of the password", shown)
+    rc, shown = run_tty(["passwd", "--db", db, "bob"], ["Tty-Pw-aaaa", "Tty-Pw-bbbb"])
+    ok(rc == 1 and "differ" in shown, "mismatched retype refused", shown)
 
     rc, out, err = run("passwd", "--db", db, "BOB", stdin="Pw-Two-4e2a\r\n")
     ok(rc == 0, "passwd BOB", err)
