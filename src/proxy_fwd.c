@@ -149,6 +149,24 @@ static bool name_is(const char *n, size_t len, const char *want)
     return strlen(want) == len && strncasecmp(n, want, len) == 0;
 }
 
+/* True when a Connection field of h (there may be several) lists the
+ * field name n: such fields are hop-by-hop too. */
+static bool conn_lists(const struct http_head *h, const char *n, size_t len)
+{
+    char nm[128];
+    if (len >= sizeof nm)
+        return false;
+    memcpy(nm, n, len);
+    nm[len] = '\0';
+    for (size_t i = 0; i < h->num_headers; i++) {
+        const struct http_header *f = &h->headers[i];
+        if (f->name_len == 10 && strncasecmp(f->name, "connection", 10) == 0
+            && http_list_has(f->value, f->value_len, nm))
+            return true;
+    }
+    return false;
+}
+
 static bool in_list(const char *n, size_t len, const char *const *list)
 {
     for (; *list; list++)
@@ -216,22 +234,12 @@ static int head_fields(struct preq *r, buf *b)
 {
     const struct http_head *h = http_txn_head(r->t);
     const struct proxy_settings *s = &r->pool->block->set;
-    const struct http_header *conn = http_head_find(h, "Connection");
     int rc = 0;
     for (size_t i = 0; i < h->num_headers && rc == 0; i++) {
         const struct http_header *f = &h->headers[i];
         if (in_list(f->name, f->name_len, skip_request_fields)
-            || overridden(s, f->name, f->name_len))
+            || overridden(s, f->name, f->name_len) || conn_lists(h, f->name, f->name_len))
             continue;
-        if (conn) {   /* fields named by Connection are hop-by-hop too */
-            char nm[128];
-            if (f->name_len < sizeof nm) {
-                memcpy(nm, f->name, f->name_len);
-                nm[f->name_len] = '\0';
-                if (http_list_has(conn->value, conn->value_len, nm))
-                    continue;
-            }
-        }
         rc = buf_printf(b, "%.*s: %.*s\r\n", (int)f->name_len, f->name,
                         (int)f->value_len, f->value);
     }
@@ -435,17 +443,15 @@ static const char *const skip_response_fields[] = {
 static void resp_fields(struct preq *r)
 {
     const struct http_head *h = &r->rh;
-    const struct http_header *conn = http_head_find(h, "Connection");
     bool has_rid = false;
     for (size_t i = 0; i < h->num_headers; i++) {
         const struct http_header *f = &h->headers[i];
         char nm[128], val[HTTP_MAX_HEAD];
-        if (in_list(f->name, f->name_len, skip_response_fields) || f->name_len >= sizeof nm)
+        if (in_list(f->name, f->name_len, skip_response_fields) || f->name_len >= sizeof nm
+            || conn_lists(h, f->name, f->name_len))
             continue;
         memcpy(nm, f->name, f->name_len);
         nm[f->name_len] = '\0';
-        if (conn && http_list_has(conn->value, conn->value_len, nm))
-            continue;
         has_rid |= name_is(f->name, f->name_len, "x-request-id");
         memcpy(val, f->value, f->value_len);
         val[f->value_len] = '\0';
