@@ -805,6 +805,7 @@ static struct preq *preq_new(struct proxy_ctx *ctx, http_txn *t, struct proxy_po
     const char *up = http_txn_header(t, "Upgrade");
     r->tunnel = (h->flags & HTTP_F_CONN_UPGRADE) && up && http_list_has(up, strlen(up), "websocket");
     r->body_chunked = (h->flags & HTTP_F_CHUNKED) != 0;
+    r->body_done = !r->body_chunked && h->content_length <= 0;
     r->replayable = true;
     buf_init(&r->head, PROXY_HEAD_OUT_CAP);
     buf_init(&r->out, PROXY_UP_OUT_CAP);
