@@ -56,6 +56,7 @@ struct preq {
     enum up_body ub;
     uint64_t  remaining;
     struct http_chunked ck;
+    int       fail_status;         /* answer if no server is left */
     ev_timer  timer;
     char      rid[PROXY_REQUEST_ID_MAX + 1];
 };
@@ -352,6 +353,7 @@ static void attempt_failed(struct preq *r, int status, const char *why)
     proxy_peer_failed(r->peer, ev_now_ms(r->ctx->loop));
     up_release(r, false);
     if (can_retry(r, sent)) {
+        r->fail_status = status;   /* 504 stays 504 when nobody else is left */
         r->ctx->stats.retries++;
         preq_try(r);
     } else {
@@ -752,7 +754,7 @@ static void preq_try(struct preq *r)
     if (idx < 0) {
         log_warnx("no live upstream for %s (rid=%s)", r->pool->block->names
                   ? r->pool->block->names[0].host : "default", r->rid);
-        preq_reply_error(r, 502);
+        preq_reply_error(r, r->fail_status ? r->fail_status : 502);
         return;
     }
     char note[NET_ADDR_MAX + 16];

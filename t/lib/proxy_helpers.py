@@ -135,6 +135,7 @@ class Upstream:
         self.sock.bind((host, self.port))
         self.sock.listen(128)
         self.closed = False
+        self.live = set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def stop(self):
@@ -146,6 +147,18 @@ class Upstream:
             pass
         self.sock.close()
 
+    def kill(self):
+        """Like a crash: stop accepting and reset every open connection."""
+        self.stop()
+        with self.lock:
+            live = list(self.live)
+        for c in live:
+            try:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\0\0\0\0\0\0\0')
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def _accept(self):
         while not self.closed:
             try:
@@ -154,6 +167,7 @@ class Upstream:
                 return
             with self.lock:
                 self.connections += 1
+                self.live.add(c)
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
@@ -181,6 +195,8 @@ class Upstream:
         except (OSError, ConnectionError, ValueError):
             return
         finally:
+            with self.lock:
+                self.live.discard(c)
             c.close()
 
     def _answer(self, c, head, buf):
