@@ -182,10 +182,9 @@ static int proxy_run(struct role_opts *o)
         role_rt_add_server(&rt, pr.status);
     log_info("proxy: %s, %zu host blocks, reactor %s", pr.ctx.conf_path,
              pr.ctx.rt->cfg->nblocks, ev_backend_name());
-    struct proxy_rt *routes = pr.ctx.rt;
     int rc = role_rt_run(&rt);
-    routes->loop = NULL;   /* the loop is gone: release without touching it */
-    proxy_rt_unref(routes);
+    pr.ctx.rt->loop = NULL;   /* the loop is gone: release without touching it */
+    proxy_rt_unref(pr.ctx.rt);
     return rc;
 }
 
