@@ -492,6 +492,17 @@ static void resp_complete(struct preq *r)
     preq_finish(r, keep);
 }
 
+/* Like resp_complete, for a response buffered whole in the transaction. */
+static void resp_finish(struct preq *r)
+{
+    http_txn *t = r->t;
+    bool keep = r->up_keepalive && buf_len(&r->in) == 0 && r->body_done
+        && buf_len(&r->out) == 0;
+    r->t = NULL;
+    http_txn_finish(t);
+    preq_finish(r, keep);
+}
+
 static void on_client_drain(http_txn *t, void *arg)
 {
     struct preq *r = arg;
@@ -586,6 +597,13 @@ static void resp_start(struct preq *r, size_t head_len)
                                   && r->rh.status != 304 && !r->head_req ? 0 : -1);
     buf_consume(&r->in, head_len);
     r->resp_started = true;
+    if (r->ub == UB_LENGTH && buf_len(&r->in) >= r->remaining) {
+        /* the whole body is here: head and body leave in one write */
+        if (http_txn_append(r->t, buf_ptr(&r->in), (size_t)r->remaining) == 0) {
+            buf_consume(&r->in, (size_t)r->remaining);
+            return resp_finish(r);
+        }
+    }
     if (http_txn_begin(r->t, cl) < 0) {
         preq_finish(r, false);
         return;
@@ -741,7 +759,9 @@ static void up_start(struct preq *r, int idx)
         return attempt_failed(r, 502, strerror(errno));
     if (r->reused) {
         up_connected(r);   /* already connected: straight to sending */
-        if (r->dead)
+        if (!r->dead)
+            up_write(r);   /* most heads leave now, without a poll round */
+        if (r->dead || r->state == UP_IDLE)
             return;
     }
     up_update(r);
