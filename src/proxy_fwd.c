@@ -185,6 +185,27 @@ static bool overridden(const struct proxy_settings *s, const char *n, size_t len
     return false;
 }
 
+/* "name: value\r\n" without printf: this runs for every field of every
+ * request. */
+static int put_field(buf *b, const char *n, size_t nlen, const char *v, size_t vlen)
+{
+    char *p = buf_space(b, nlen + vlen + 4);
+    if (!p)
+        return -1;
+    memcpy(p, n, nlen);
+    p[nlen] = ':';
+    p[nlen + 1] = ' ';
+    memcpy(p + nlen + 2, v, vlen);
+    memcpy(p + nlen + 2 + vlen, "\r\n", 2);
+    buf_commit(b, nlen + vlen + 4);
+    return 0;
+}
+
+static int put_str(buf *b, const char *n, const char *v)
+{
+    return put_field(b, n, strlen(n), v, strlen(v));
+}
+
 struct expand {
     struct preq *r;
     buf *b;
@@ -241,8 +262,7 @@ static int head_fields(struct preq *r, buf *b)
         if (in_list(f->name, f->name_len, skip_request_fields)
             || overridden(s, f->name, f->name_len) || conn_lists(h, f->name, f->name_len))
             continue;
-        rc = buf_printf(b, "%.*s: %.*s\r\n", (int)f->name_len, f->name,
-                        (int)f->value_len, f->value);
+        rc = put_field(b, f->name, f->name_len, f->value, f->value_len);
     }
     return rc;
 }
@@ -254,14 +274,16 @@ static int head_own_fields(struct preq *r, buf *b)
     const char *xff = http_txn_header(t, "X-Forwarded-For");
     const char *ra = http_txn_remote_addr(t);
     int rc = 0;
-    if (!overridden(s, "X-Forwarded-For", 15))
-        rc |= buf_printf(b, "X-Forwarded-For: %s%s%s\r\n", xff ? xff : "", xff ? ", " : "", ra);
+    if (!overridden(s, "X-Forwarded-For", 15) && xff)
+        rc |= buf_printf(b, "X-Forwarded-For: %s, %s\r\n", xff, ra);
+    else if (!overridden(s, "X-Forwarded-For", 15))
+        rc |= put_str(b, "X-Forwarded-For", ra);
     if (!overridden(s, "X-Forwarded-Proto", 17))
         rc |= buf_puts(b, "X-Forwarded-Proto: http\r\n");
     if (!overridden(s, "X-Real-IP", 9))
-        rc |= buf_printf(b, "X-Real-IP: %s\r\n", ra);
+        rc |= put_str(b, "X-Real-IP", ra);
     if (!overridden(s, "X-Request-ID", 12))
-        rc |= buf_printf(b, "X-Request-ID: %s\r\n", r->rid);
+        rc |= put_str(b, "X-Request-ID", r->rid);
     if (!http_txn_head(t)->host && !overridden(s, "Host", 4))
         rc |= buf_printf(b, "Host: %s\r\n", r->pool->block->servers[0].name);
     for (size_t i = 0; i < s->nheaders && rc == 0; i++) {
@@ -283,8 +305,8 @@ static int head_build(struct preq *r)
     size_t tlen;
     target_origin(http_txn_target(r->t), &target, &tlen);
     buf *b = &r->head;
-    int rc = buf_printf(b, "%.*s %.*s HTTP/1.1\r\n", (int)h->method_len, h->method_str,
-                        (int)tlen, target);
+    int rc = buf_append(b, h->method_str, h->method_len) | buf_append(b, " ", 1)
+        | buf_append(b, target, tlen) | buf_puts(b, " HTTP/1.1\r\n");
     if (rc == 0)
         rc = head_fields(r, b);
     if (rc == 0)
@@ -324,13 +346,19 @@ static void rid_make(struct preq *r)
     if (have && rid_ok(have)) {
         snprintf(r->rid, sizeof r->rid, "%s", have);
     } else {
-        uint64_t a = proxy_random_next(&r->ctx->rng), b = proxy_random_next(&r->ctx->rng);
-        snprintf(r->rid, sizeof r->rid, "%016llx%016llx", (unsigned long long)a,
-                 (unsigned long long)b);
+        static const char hex[] = "0123456789abcdef";
+        for (int half = 0; half < 2; half++) {
+            uint64_t v = proxy_random_next(&r->ctx->rng);
+            for (int i = 0; i < 16; i++, v >>= 4)
+                r->rid[half * 16 + i] = hex[v & 15];
+        }
+        r->rid[32] = '\0';
     }
-    char note[PROXY_REQUEST_ID_MAX + 8];
-    snprintf(note, sizeof note, "rid=%s", r->rid);
-    http_txn_log_note(r->t, note);
+    if (log_access_enabled()) {   /* the note only feeds the access log */
+        char note[PROXY_REQUEST_ID_MAX + 8] = "rid=";
+        memcpy(note + 4, r->rid, strlen(r->rid) + 1);
+        http_txn_log_note(r->t, note);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -777,10 +805,11 @@ static void preq_try(struct preq *r)
         preq_reply_error(r, r->fail_status ? r->fail_status : 502);
         return;
     }
-    char note[NET_ADDR_MAX + 16];
-    snprintf(note, sizeof note, "upstream=%s", r->pool->peers[idx].conf->addr_text);
-    if (r->t && !r->peer)
+    if (r->t && !r->peer && log_access_enabled()) {
+        char note[NET_ADDR_MAX + 16];
+        snprintf(note, sizeof note, "upstream=%s", r->pool->peers[idx].conf->addr_text);
         http_txn_log_note(r->t, note);
+    }
     up_start(r, idx);
 }
 
