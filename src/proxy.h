@@ -21,6 +21,7 @@
 #define PROXY_TUNNEL_BUF     (256u << 10) /* per direction of a tunnel */
 #define PROXY_REQUEST_ID_MAX 64           /* longer client ids are replaced */
 #define PROXY_READ_CHUNK     (64u << 10)  /* upstream bytes read per step */
+#define PROXY_REQ_CACHE      64           /* finished requests kept for reuse */
 
 /* Counters shown on /__status. */
 struct proxy_stats {
@@ -36,10 +37,16 @@ struct proxy_ctx {
     uint64_t         rng;           /* request ids */
     struct proxy_stats stats;
     uint64_t         started_ms;
+    /* finished request objects with their buffers, reused so that the
+     * steady state allocates nothing per request */
+    void            *req_cache[PROXY_REQ_CACHE];
+    size_t           nreq_cache;
 };
 
 /* The handler of the client-facing server (arg: struct proxy_ctx *). */
 void proxy_fwd_handle(http_txn *t, void *arg);
+/* Frees the cached request objects (at exit). */
+void proxy_fwd_cleanup(struct proxy_ctx *ctx);
 
 /* Takes over a client connection and an upstream connection after a 101
  * and relays bytes both ways until either side closes or the block's

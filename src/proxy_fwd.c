@@ -67,15 +67,59 @@ static void up_update(struct preq *r);
 /* ------------------------------------------------------------------ */
 /* Teardown                                                              */
 
-static void preq_free(ev_loop *loop, void *arg)
+static void preq_destroy(struct preq *r)
 {
-    struct preq *r = arg;
     buf_free(&r->head);
     buf_free(&r->out);
     buf_free(&r->replay);
     buf_free(&r->in);
-    proxy_rt_unref(r->rt);
     free(r);
+}
+
+/* End of the pass: the object goes back to the cache, buffers included. */
+static void preq_free(ev_loop *loop, void *arg)
+{
+    struct preq *r = arg;
+    struct proxy_ctx *ctx = r->ctx;
+    proxy_rt_unref(r->rt);
+    r->rt = NULL;
+    if (ctx->nreq_cache >= PROXY_REQ_CACHE || buf_len(&r->replay) > 0) {
+        preq_destroy(r);   /* big bodies do not pin their replay buffer */
+        return;
+    }
+    ctx->req_cache[ctx->nreq_cache++] = r;
+}
+
+void proxy_fwd_cleanup(struct proxy_ctx *ctx)
+{
+    while (ctx->nreq_cache)
+        preq_destroy(ctx->req_cache[--ctx->nreq_cache]);
+}
+
+/* A zeroed request, from the cache when possible (buffers kept, emptied). */
+static struct preq *preq_alloc(struct proxy_ctx *ctx)
+{
+    if (ctx->nreq_cache == 0) {
+        struct preq *r = calloc(1, sizeof *r);
+        if (r) {
+            buf_init(&r->head, PROXY_HEAD_OUT_CAP);
+            buf_init(&r->out, PROXY_UP_OUT_CAP);
+            buf_init(&r->replay, PROXY_REPLAY_CAP);
+            buf_init(&r->in, PROXY_UP_IN_CAP);
+        }
+        return r;
+    }
+    struct preq *r = ctx->req_cache[--ctx->nreq_cache];
+    buf b[4] = { r->head, r->out, r->replay, r->in };
+    memset(r, 0, sizeof *r);
+    r->head = b[0];
+    r->out = b[1];
+    r->replay = b[2];
+    r->in = b[3];
+    buf_reset(&r->head);
+    buf_reset(&r->out);
+    buf_reset(&r->in);
+    return r;
 }
 
 /* Releases the upstream connection: parked when `keep`, else closed. */
@@ -841,7 +885,7 @@ static void client_key(struct preq *r)
 
 static struct preq *preq_new(struct proxy_ctx *ctx, http_txn *t, struct proxy_pool *pool)
 {
-    struct preq *r = calloc(1, sizeof *r);
+    struct preq *r = preq_alloc(ctx);
     if (!r)
         return NULL;
     const struct http_head *h = http_txn_head(t);
@@ -858,10 +902,6 @@ static struct preq *preq_new(struct proxy_ctx *ctx, http_txn *t, struct proxy_po
     r->body_chunked = (h->flags & HTTP_F_CHUNKED) != 0;
     r->body_done = !r->body_chunked && h->content_length <= 0;
     r->replayable = true;
-    buf_init(&r->head, PROXY_HEAD_OUT_CAP);
-    buf_init(&r->out, PROXY_UP_OUT_CAP);
-    buf_init(&r->replay, PROXY_REPLAY_CAP);
-    buf_init(&r->in, PROXY_UP_IN_CAP);
     ev_timer_init(&r->timer, up_on_timer, r);
     client_key(r);
     return r;

@@ -185,6 +185,7 @@ static int proxy_run(struct role_opts *o)
     int rc = role_rt_run(&rt);
     pr.ctx.rt->loop = NULL;   /* the loop is gone: release without touching it */
     proxy_rt_unref(pr.ctx.rt);
+    proxy_fwd_cleanup(&pr.ctx);
     return rc;
 }
 
