@@ -1074,7 +1074,8 @@ static const struct directive {
     { "keepalive",             1, 1, W_BOTH,  d_keepalive },
     { "keepalive_timeout",     1, 1, W_BOTH,  d_keepalive_timeout },
     { "client_max_body_size",  1, 1, W_BOTH,  d_max_body },
-    { "access_log",            1, 1, W_BOTH,  d_access_log },
+    /* one access log per process (the engine's): top level only */
+    { "access_log",            1, 1, W_TOP,   d_access_log },
     { "health_check",          0, 5, W_BOTH,  d_health_check },
     { "websocket_timeout",     1, 1, W_BOTH,  d_websocket_timeout },
     { "listen",                1, 1, W_TOP,   d_listen },

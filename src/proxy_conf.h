@@ -11,8 +11,9 @@
  * the names marks the block used for unknown hosts; a quoted "default" is a
  * host name.  When no block is marked, unknown hosts get 404.
  *
- * Every directive but host, listen and status_listen may appear at the top
- * level (the default for every block) and inside a block (override).  Host
+ * Every directive but host, listen, status_listen and access_log (one log
+ * per process) may appear at the top level (the default for every block)
+ * and inside a block (override).  Host
  * names in proxy_pass are resolved once, when the file is loaded.
  */
 #ifndef PROXY_CONF_H

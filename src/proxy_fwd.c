@@ -182,11 +182,13 @@ static void preq_on_close(http_txn *t, void *arg)
 /* ------------------------------------------------------------------ */
 /* The upstream request head                                             */
 
-/* Hop-by-hop fields (RFC 9110 7.6.1) and the ones the proxy sets itself. */
+/* Hop-by-hop fields (RFC 9110 7.6.1) and the ones the proxy sets itself.
+ * Expect is answered by the proxy (the engine sends 100 Continue once an
+ * upstream is connected), so the upstream never waits for it. */
 static const char *const skip_request_fields[] = {
     "connection", "keep-alive", "te", "trailer", "transfer-encoding",
     "proxy-connection", "upgrade", "content-length", "x-forwarded-for",
-    "x-forwarded-proto", "x-real-ip", "x-request-id", NULL
+    "x-forwarded-proto", "x-real-ip", "x-request-id", "expect", NULL
 };
 
 static bool name_is(const char *n, size_t len, const char *want)

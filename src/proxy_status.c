@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "proxy.h"
@@ -52,6 +53,22 @@ static void status_pool(http_txn *t, const struct proxy_pool *p, uint64_t now, b
     http_txn_printf(t, "      ]}%s\n", last ? "" : ",");
 }
 
+/* The configuration path is the one string not validated at load time. */
+static void json_path(char *out, size_t n, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            o += (size_t)snprintf(out + o, n - o, "\\%c", c);
+        else if (c < 0x20)
+            o += (size_t)snprintf(out + o, n - o, "\\u%04x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
 void proxy_status_handle(http_txn *t, void *arg)
 {
     struct proxy_ctx *ctx = arg;
@@ -67,13 +84,15 @@ void proxy_status_handle(http_txn *t, void *arg)
     }
     uint64_t now = ev_now_ms(ctx->loop);
     const struct proxy_stats *s = &ctx->stats;
+    char path[1024];
+    json_path(path, sizeof path, ctx->conf_path);
     http_txn_add_header(t, "Content-Type", "application/json");
     http_txn_add_header(t, "Cache-Control", "no-store");
     http_txn_printf(t, "{\"config\": \"%s\", \"generation\": %llu, \"uptime_ms\": %llu,\n"
                     "  \"requests\": %llu, \"errors_502\": %llu, \"errors_504\": %llu, "
                     "\"retries\": %llu, \"tunnels\": %llu, \"tunnels_active\": %u, "
                     "\"reloads\": %llu,\n  \"pools\": [\n",
-                    ctx->conf_path, (unsigned long long)ctx->generation,
+                    path, (unsigned long long)ctx->generation,
                     (unsigned long long)(now - ctx->started_ms),
                     (unsigned long long)s->requests, (unsigned long long)s->errors_502,
                     (unsigned long long)s->errors_504, (unsigned long long)s->retries,

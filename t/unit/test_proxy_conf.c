@@ -125,7 +125,7 @@ static const char every[] =
     "  dist_policy round-robin;\n"
     "  proxy_read_timeout 10s;\n"
     "  keepalive 0;\n"
-    "  access_log off;\n"
+
     "  client_max_body_size 0;\n"
     "  health_check off;\n"
     "  websocket_timeout 30s\n"
@@ -175,7 +175,7 @@ static void test_every_directive(void)
     is_int(a->set.read_timeout_ms, 10000, "override read timeout");
     is_int(a->set.connect_timeout_ms, 500, "inherited connect timeout");
     is_int(a->set.keepalive, 0, "keepalive 0");
-    is_str(a->set.access_log, "off", "access_log off");
+    is_str(a->set.access_log, "/tmp/access.log", "access_log inherited");
     is_int(a->set.client_max_body_size, 0, "unlimited body");
     ok(!a->set.health.enabled, "health_check off");
     is_int(a->set.websocket_timeout_ms, 30000, "ws timeout without ';' before }");
@@ -219,6 +219,8 @@ static void test_errors(void)
     parse_fails("host a { }", "t.conf:1:1: host block without proxy_pass");
     parse_fails("\n\n  frobnicate 1;", "t.conf:3:3: unknown directive 'frobnicate'");
     parse_fails("host a {\n listen 80; }", "t.conf:2:2: listen is only allowed at the top level");
+    parse_fails("host a {\n access_log off; }",
+                "t.conf:2:2: access_log is only allowed at the top level");
     parse_fails("keepalive { }", "t.conf:1:11: keepalive takes no block");
     parse_fails("keepalive;", "t.conf:1:1: keepalive takes 1 to 1 arguments, got 0");
     parse_fails("keepalive 1 2;", "t.conf:1:13: keepalive takes 1 to 1 arguments, got 2");
