@@ -107,8 +107,27 @@ with Proxy(conf + 'host "c.test" default { proxy_pass http://127.0.0.1:%d; }\n' 
     st, h, body = get(px.port, host='b.test')
     is_(up_name(body), 'B', 'known hosts still routed')
 
-# -t
+# access log: one line per request, with the request id and the upstream
 d = tmpdir()
+alog = os.path.join(d, 'access.log')
+with Proxy(conf, extra=['--access-log', alog]) as px:
+    st, h, body = get(px.port, host='b.test', path='/logged', headers=[('X-Request-ID', 'log-me-1')])
+    st2, h2, _ = get(px.port, host='nobody.test', path='/nowhere')
+    px.stop()
+    with open(alog) as f:
+        lines = f.read().splitlines()
+    line = [x for x in lines if '/logged' in x]
+    ok(line and '" 200 ' in line[0] and 'rid=log-me-1' in line[0]
+       and 'upstream=127.0.0.1:%d' % b.port in line[0], 'access log: status, rid= and upstream=')
+    ok([x for x in lines if '/nowhere' in x and '" 404 ' in x], 'the proxy\'s own 404 is logged')
+
+with Proxy(conf) as px:
+    data = raw(px.port, b'GET /old HTTP/1.0\r\nHost: b.test\r\n\r\n', timeout=5)
+    rs = parse_responses(data)
+    ok(len(rs) == 1 and rs[0].status == 200 and b'"B"' in rs[0].body,
+       'HTTP/1.0 client: answered, connection closed')
+
+# -t
 good, bad = os.path.join(d, 'good.conf'), os.path.join(d, 'bad.conf')
 with open(good, 'w') as f:
     f.write(conf.replace('{port}', '8080'))
