@@ -252,6 +252,20 @@ static int put_str(buf *b, const char *n, const char *v)
     return put_field(b, n, strlen(n), v, strlen(v));
 }
 
+/* The host the request names: the authority of an absolute-form target
+ * (RFC 9112 3.2.2: it replaces Host), else the Host field; n = 0 if none. */
+static const char *req_host(http_txn *t, size_t *n)
+{
+    const char *target = http_txn_target(t);
+    const struct http_head *h = http_txn_head(t);
+    if (strncasecmp(target, "http://", 7) == 0) {
+        *n = strcspn(target + 7, "/?#");
+        return target + 7;
+    }
+    *n = h->host ? h->host_len : 0;
+    return h->host;
+}
+
 struct expand {
     struct preq *r;
     buf *b;
@@ -267,10 +281,12 @@ static int exp_var(void *arg, enum proxy_var v)
     struct expand *e = arg;
     http_txn *t = e->r->t;
     const char *xff = http_txn_header(t, "X-Forwarded-For");
-    const struct http_head *h = http_txn_head(t);
     switch (v) {
-    case PROXY_VAR_HOST:
-        return h->host ? buf_append(e->b, h->host, h->host_len) : 0;
+    case PROXY_VAR_HOST: {
+        size_t n;
+        const char *host = req_host(t, &n);
+        return n ? buf_append(e->b, host, n) : 0;
+    }
     case PROXY_VAR_REMOTE_ADDR:
         return buf_puts(e->b, http_txn_remote_addr(t));
     case PROXY_VAR_PROXY_ADD_XFF:
@@ -306,7 +322,8 @@ static int head_fields(struct preq *r, buf *b)
     for (size_t i = 0; i < h->num_headers && rc == 0; i++) {
         const struct http_header *f = &h->headers[i];
         if (in_list(f->name, f->name_len, skip_request_fields)
-            || overridden(s, f->name, f->name_len) || conn_lists(h, f->name, f->name_len))
+            || overridden(s, f->name, f->name_len) || conn_lists(h, f->name, f->name_len)
+            || name_is(f->name, f->name_len, "host"))
             continue;
         rc = put_field(b, f->name, f->name_len, f->value, f->value_len);
     }
@@ -330,8 +347,12 @@ static int head_own_fields(struct preq *r, buf *b)
         rc |= put_str(b, "X-Real-IP", ra);
     if (!overridden(s, "X-Request-ID", 12))
         rc |= put_str(b, "X-Request-ID", r->rid);
-    if (!http_txn_head(t)->host && !overridden(s, "Host", 4))
-        rc |= buf_printf(b, "Host: %s\r\n", r->pool->block->servers[0].name);
+    size_t hlen;
+    const char *host = req_host(t, &hlen);
+    if (!overridden(s, "Host", 4) && hlen)
+        rc |= put_field(b, "Host", 4, host, hlen);
+    else if (!overridden(s, "Host", 4))   /* HTTP/1.0 without Host */
+        rc |= put_str(b, "Host", r->pool->block->servers[0].name);
     for (size_t i = 0; i < s->nheaders && rc == 0; i++) {
         if (!s->headers[i].value[0])
             continue;   /* "" means: do not send the field */
@@ -862,20 +883,6 @@ static void preq_try(struct preq *r)
 /* ------------------------------------------------------------------ */
 /* Entry                                                                 */
 
-/* Host to route by: the authority of an absolute-form target, else Host. */
-static void route_host(http_txn *t, const char **h, size_t *n)
-{
-    const char *target = http_txn_target(t);
-    const struct http_head *hd = http_txn_head(t);
-    if (strncasecmp(target, "http://", 7) == 0) {
-        *h = target + 7;
-        *n = strcspn(*h, "/?#");
-        return;
-    }
-    *h = hd->host;
-    *n = hd->host ? hd->host_len : 0;
-}
-
 static void client_key(struct preq *r)
 {
     const char *ra = http_txn_remote_addr(r->t);
@@ -912,10 +919,9 @@ static struct preq *preq_new(struct proxy_ctx *ctx, http_txn *t, struct proxy_po
 void proxy_fwd_handle(http_txn *t, void *arg)
 {
     struct proxy_ctx *ctx = arg;
-    const char *host;
     size_t hlen;
     ctx->stats.requests++;
-    route_host(t, &host, &hlen);
+    const char *host = req_host(t, &hlen);
     struct proxy_pool *pool = proxy_rt_match(ctx->rt, host, hlen);
     if (!pool) {
         http_txn_log_note(t, "no-route");

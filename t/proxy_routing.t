@@ -55,6 +55,8 @@ with Proxy(conf) as px:
     is_((st, up_name(body)), (200, 'B'), 'absolute-form routed by its own host')
     is_(json.loads(body)['target'] if st == 200 else None, '/abs?q=1',
         'absolute-form target sent upstream in origin-form')
+    is_(headers_of(body).get('host') if st == 200 else None, 'b.test',
+        'with Host replaced by the target\'s authority')
     st, h, body = get(p, path='http://evil.example:25/', host='b.test')
     is_(st, 404, 'absolute-form to an unconfigured host: 404, not an open proxy')
 
