@@ -126,11 +126,12 @@ static struct preq *preq_alloc(struct proxy_ctx *ctx)
 static void up_release(struct preq *r, bool keep)
 {
     if (r->fd >= 0) {
-        ev_io_del(r->ctx->loop, r->fd);
-        if (keep)
-            proxy_pool_park(r->pool, r->peer->index, r->fd);
-        else
+        if (keep) {
+            proxy_pool_park(r->pool, r->peer->index, r->fd);   /* re-registers */
+        } else {
+            ev_io_del(r->ctx->loop, r->fd);
             close(r->fd);
+        }
         r->fd = -1;
     }
     if (r->peer && r->state != UP_IDLE)
@@ -850,7 +851,7 @@ static void up_start(struct preq *r, int idx)
     r->fd = fd;
     if (fd < 0)
         return attempt_failed(r, 502, strerror(errno));
-    if (ev_io_set(r->ctx->loop, fd, EV_WRITE, up_on_io, r) < 0)
+    if (ev_io_set(r->ctx->loop, fd, r->reused ? EV_READ : EV_WRITE, up_on_io, r) < 0)
         return attempt_failed(r, 502, strerror(errno));
     if (r->reused) {
         up_connected(r);   /* already connected: straight to sending */

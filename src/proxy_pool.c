@@ -307,7 +307,10 @@ int proxy_pool_pick(struct proxy_pool *p, uint64_t now_ms, uint64_t tried,
 /* ------------------------------------------------------------------ */
 /* Idle keep-alive connections                                           */
 
-static void idle_unlink(struct proxy_idle *c)
+/* Takes c off its pool's list.  `keep_fd`: the fd stays registered with
+ * the loop because its new owner re-registers it at once (one interest
+ * change instead of a removal and an addition, which epoll pays for). */
+static void idle_unlink(struct proxy_idle *c, bool keep_fd)
 {
     struct proxy_pool *p = c->pool;
     if (c->prev)
@@ -319,13 +322,14 @@ static void idle_unlink(struct proxy_idle *c)
     p->nidle--;
     if (p->rt->loop) {
         ev_timer_stop(p->rt->loop, &c->timer);
-        ev_io_del(p->rt->loop, c->fd);
+        if (!keep_fd)
+            ev_io_del(p->rt->loop, c->fd);
     }
 }
 
 static void idle_close(struct proxy_idle *c)
 {
-    idle_unlink(c);
+    idle_unlink(c, false);
     close(c->fd);
     free(c);
 }
@@ -350,11 +354,19 @@ static struct proxy_idle *idle_oldest(struct proxy_pool *p)
     return c;
 }
 
+/* Closes an fd that may still be registered with the loop. */
+static void fd_drop(struct proxy_pool *p, int fd)
+{
+    if (p->rt->loop)
+        ev_io_del(p->rt->loop, fd);
+    close(fd);
+}
+
 void proxy_pool_park(struct proxy_pool *p, unsigned idx, int fd)
 {
     const struct proxy_settings *s = &p->block->set;
     if (s->keepalive == 0 || p->rt->retired || !p->rt->loop) {
-        close(fd);
+        fd_drop(p, fd);
         return;
     }
     if (p->nidle >= s->keepalive)
@@ -362,7 +374,7 @@ void proxy_pool_park(struct proxy_pool *p, unsigned idx, int fd)
     struct proxy_idle *c = calloc(1, sizeof *c);
     if (!c || ev_io_set(p->rt->loop, fd, EV_READ, idle_on_io, c) < 0) {
         free(c);
-        close(fd);
+        fd_drop(p, fd);
         return;
     }
     c->fd = fd;
@@ -383,7 +395,7 @@ int proxy_pool_take_idle(struct proxy_pool *p, unsigned idx)
         if (c->peer->index != idx)
             continue;
         int fd = c->fd;
-        idle_unlink(c);
+        idle_unlink(c, true);
         free(c);
         return fd;
     }

@@ -97,7 +97,9 @@ bool proxy_peer_usable(const struct proxy_peer *pe, uint64_t now_ms);
 void proxy_peer_failed(struct proxy_peer *pe, uint64_t now_ms);
 void proxy_peer_succeeded(struct proxy_peer *pe);
 
-/* Takes an idle connection to peer `idx` (newest first), or -1. */
+/* Takes an idle connection to peer `idx` (newest first), or -1.  The fd is
+ * still registered with the loop: the caller must ev_io_set() it at once.
+ * proxy_pool_park() likewise accepts a registered fd and re-registers it. */
 int proxy_pool_take_idle(struct proxy_pool *p, unsigned idx);
 /* Parks fd (a clean keep-alive connection) or closes it when the pool is
  * full (keepalive N), keep-alive is off, or the rt is being retired. */
