@@ -54,6 +54,7 @@ static int pool_init(struct proxy_rt *rt, struct proxy_pool *p,
     p->block = b;
     p->rt = rt;
     p->rng = proxy_random_seed();
+    ev_timer_init(&p->hc_timer, NULL, p);   /* first: pool_release stops it */
     p->peers = calloc(b->nservers, sizeof *p->peers);
     if (!p->peers)
         return -1;
@@ -62,7 +63,6 @@ static int pool_init(struct proxy_rt *rt, struct proxy_pool *p,
         p->peers[i].conf = &b->servers[i];
         p->peers[i].index = (unsigned)i;
     }
-    ev_timer_init(&p->hc_timer, NULL, p);
     return 0;
 }
 
