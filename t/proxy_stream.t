@@ -2,7 +2,8 @@
 # proxy_stream.t - `weaprous proxy` streams bodies instead of buffering
 # them: a 50 MiB upload and a 50 MiB download pass intact while the
 # proxy's RSS stays under a fixed bound, including with a client that reads
-# slowly (back-pressure towards the upstream); client_max_body_size gives
+# slowly and with an upstream that reads slowly (back-pressure both ways);
+# client_max_body_size gives
 # 413 by Content-Length and cuts a chunked upload that grows past it.
 
 import hashlib
@@ -20,13 +21,15 @@ SIZE = 50 << 20
 RSS_BOUND_KIB = 16 * 1024   # the proxy never holds a body: a few MiB of buffers
 
 echo = Upstream('E')
+slowup = Upstream('S', mode='slowread')
 bigup = Upstream('D', mode='big', size=SIZE)
 conf = '''
 client_max_body_size 0;
 host "up" { proxy_pass http://127.0.0.1:%d; }
 host "down" { proxy_pass http://127.0.0.1:%d; }
 host "small" { client_max_body_size 10k; proxy_pass http://127.0.0.1:%d; }
-''' % (echo.port, bigup.port, echo.port)
+host "slowup" { proxy_pass http://127.0.0.1:%d; }
+''' % (echo.port, bigup.port, echo.port, slowup.port)
 
 
 def head_and_rest(s):
@@ -87,6 +90,26 @@ with Proxy(conf) as px:
     is_(got_len, SIZE, '50 MiB download arrives whole')
     ok(peak[0] < RSS_BOUND_KIB, 'proxy RSS stayed under %d MiB (peak %d KiB)'
        % (RSS_BOUND_KIB >> 10, peak[0]))
+
+    # upload to an upstream slower than the client: the client is paused,
+    # the proxy does not buffer the difference
+    with socket.create_connection(('127.0.0.1', px.port), timeout=30) as s:
+        n = 24 << 20
+        s.sendall(b'POST /slow HTTP/1.1\r\nHost: slowup\r\nContent-Length: %d\r\n'
+                  b'Connection: close\r\n\r\n' % n)
+        for i in range(n // len(block)):
+            s.sendall(block)
+            if i % 4 == 0:
+                sample()
+        head, rest = head_and_rest(s)
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            rest += got
+    info = json.loads(rest) if b' 200 ' in head else {}
+    is_(info.get('body_len'), n, '24 MiB upload to a slow upstream arrives whole')
+    ok(peak[0] < RSS_BOUND_KIB, 'RSS still under %d MiB (peak %d KiB)' % (RSS_BOUND_KIB >> 10, peak[0]))
 
     # limits
     st, h, body = get(px.port, host='small', method='POST', body=b'x' * 20000)

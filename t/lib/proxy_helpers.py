@@ -18,6 +18,7 @@ told to (mode can be changed while it runs):
   dropreuse  answers the first request of a connection, then closes the
              connection when a second request arrives on it
   health     like echo, but GET /healthz answers `health_status`
+  slowread   like echo, but reads request bodies at about 20 MB/s
 
 Proxy(conf_text) writes the configuration (with `{port}` / `{status}`
 replaced by free ports) and runs `weaprous proxy -c FILE` through wrtest's
@@ -204,7 +205,12 @@ class Upstream:
         digest = hashlib.sha256()
         if self.mode == 'ws':
             return self._ws(c, headers, buf), b''
-        length, buf, chunked = _read_body(c, headers, buf, digest.update)
+        sink = digest.update
+        if self.mode == 'slowread':   # a slow consumer of request bodies
+            def sink(data):
+                digest.update(data)
+                time.sleep(len(data) / 20e6)   # about 20 MB/s
+        length, buf, chunked = _read_body(c, headers, buf, sink)
         mode = self.mode
         if mode == 'slow' and self.delay:
             time.sleep(self.delay)
