@@ -3,8 +3,8 @@
 # them: a 50 MiB upload and a 50 MiB download pass intact while the
 # proxy's RSS stays under a fixed bound, including with a client that reads
 # slowly and with an upstream that reads slowly (back-pressure both ways);
-# client_max_body_size gives
-# 413 by Content-Length and cuts a chunked upload that grows past it.
+# client_max_body_size gives 413 by Content-Length and cuts a chunked
+# upload that grows past it.
 
 import hashlib
 import json
