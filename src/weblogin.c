@@ -27,6 +27,7 @@ struct weblogin {
     db                    *store;
     static_ctx            *pages;
     struct weblogin_config cfg;
+    int64_t                last_purge;   /* db_now() of the last purge */
     struct weblogin_slot   slots[WEBLOGIN_RATE_SLOTS];
 };
 
@@ -283,6 +284,22 @@ static void weblogin_set_cookies(weblogin *w, http_txn *t, const char *token,
                          secure);
 }
 
+/* Deletes expired sessions now and then.  Done on the login path, which
+ * creates sessions, so the table stays bounded without a timer. */
+static void weblogin_maybe_purge(weblogin *w)
+{
+    int64_t now = db_now(w->store);
+    long n;
+
+    if (now - w->last_purge < WEBLOGIN_PURGE_INTERVAL)
+        return;
+    w->last_purge = now;
+    if ((n = db_session_purge_expired(w->store)) < 0)
+        log_warnx("purging expired sessions: %s", db_errmsg(w->store));
+    else if (n > 0)
+        log_info("purged %ld expired sessions", n);
+}
+
 /* Starts a session for a checked user and answers with the index page. */
 static void weblogin_grant(weblogin *w, http_txn *t, const struct db_user *u)
 {
@@ -294,6 +311,7 @@ static void weblogin_grant(weblogin *w, http_txn *t, const struct db_user *u)
         return;
     }
     log_info("login: user '%s' from %s", u->name, http_txn_remote_addr(t));
+    weblogin_maybe_purge(w);
     weblogin_set_cookies(w, t, token, expires - db_now(w->store));
     memset(token, 0, sizeof token);
     weblogin_page(w, t, "/index.html", 200);

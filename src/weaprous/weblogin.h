@@ -36,6 +36,7 @@
 #define WEBLOGIN_RATE_SLOTS   4096   /* addresses + accounts tracked at once */
 #define WEBLOGIN_MAX_BODY     8192   /* login request body bytes -> 413 */
 #define WEBLOGIN_MAX_KEY      80     /* rate-limit key: "a:" address or "u:" name */
+#define WEBLOGIN_PURGE_INTERVAL 3600 /* seconds between purges of expired sessions */
 #define WEBLOGIN_BUSY_RETRY   2      /* Retry-After (s) when the store is busy: 503 */
 
 struct weblogin_config {
