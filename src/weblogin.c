@@ -388,24 +388,40 @@ static void weblogin_logout(weblogin *w, http_txn *t)
     http_txn_reply(t, 303, "text/plain; charset=utf-8", "Signed out.\n", 12);
 }
 
+int weblogin_session(weblogin *w, http_txn *t, struct db_session *s)
+{
+    const char *cookies = http_txn_header(t, "Cookie");
+    const char *authz = http_txn_header(t, "Authorization");
+    char token[DB_TOKEN_HEX_LEN + 2];
+    bool have = false;
+
+    if (authz && strncasecmp(authz, "Bearer ", 7) == 0 &&
+        strlen(authz + 7) < sizeof token) {
+        snprintf(token, sizeof token, "%s", authz + 7);
+        have = true;
+    } else if (cookies) {
+        have = weblogin_cookie(cookies, WEBLOGIN_COOKIE_SESSION, token, sizeof token);
+    }
+    if (!have)
+        return 0;
+    if (db_session_lookup(w->store, token, s) == 0)
+        return 1;
+    return db_errcode(w->store) == DB_E_NOTFOUND ? 0 : -1;
+}
+
 /* 1: the request carries a live session (or, with the switch, auth=true);
  * 0: it does not; -1: the store failed. */
 static int weblogin_authorized(weblogin *w, http_txn *t)
 {
     const char *cookies = http_txn_header(t, "Cookie");
-    char token[DB_TOKEN_HEX_LEN + 2], flag[8];
+    char flag[8];
     struct db_session s;
+    int rc = weblogin_session(w, t, &s);
 
-    if (!cookies)
-        return 0;
-    if (weblogin_cookie(cookies, WEBLOGIN_COOKIE_SESSION, token, sizeof token)) {
-        if (db_session_lookup(w->store, token, &s) == 0)
-            return 1;
-        if (db_errcode(w->store) != DB_E_NOTFOUND)
-            return -1;
-    }
+    if (rc != 0)
+        return rc;
     /* The assignment's Task 1B as written: only when the operator asks. */
-    return w->cfg.compat_auth_cookie &&
+    return w->cfg.compat_auth_cookie && cookies &&
            weblogin_cookie(cookies, WEBLOGIN_COOKIE_AUTH, flag, sizeof flag) &&
            strcmp(flag, "true") == 0;
 }

@@ -133,6 +133,10 @@ def test_matrix(db):
         is_(http(p, 'POST', '/login', {'Content-Type': 'application/json'}, '{}').status, 401,
             'JSON without fields: 401')
 
+        is_(http(p, 'GET', '/', {'Authorization': 'Bearer %s' % tok}).status, 200,
+            'Authorization: Bearer <token> works too')
+        is_(http(p, 'GET', '/', {'Authorization': 'Bearer ' + 'e' * 64}).status, 401,
+            'forged Bearer token: 401')
         is_(get_index(p, 'session=' + '0' * 64).status, 401, 'forged session: 401')
         is_(get_index(p, 'session=' + tok.upper()).status, 401, 'altered token: 401')
         is_(get_index(p, 'session=xyz').status, 401, 'malformed session: 401')

@@ -62,6 +62,12 @@ void weblogin_set_pages(weblogin *w, static_ctx *pages);
  * request (public pages and assets: the caller serves them). */
 bool weblogin_handle(weblogin *w, http_txn *t);
 
+/* Finds the live session of t: "Authorization: Bearer <token>" (clients
+ * that are not browsers) or else the session cookie.  1 with *s filled, 0
+ * when there is none (or it is unknown/expired), -1 when the store failed
+ * (answer 503). */
+int weblogin_session(weblogin *w, http_txn *t, struct db_session *s);
+
 /* Finds the value of cookie `name` in a Cookie field value; copies at most
  * cap-1 bytes into out.  true when present (and not truncated). */
 bool weblogin_cookie(const char *header, const char *name, char *out, size_t cap);
