@@ -104,6 +104,8 @@ def test_base_dir_rule(port):
     r = request(port, 'GET', '/css/x.css')
     is_(r.status, 200, 'css from static/css')
     is_(r.headers.get('content-type'), 'text/css; charset=utf-8', 'css content type')
+    r2 = request(port, 'GET', '/css/x.css?v=123')
+    ok(r2.status == 200 and r2.body == r.body, 'query string ignored for the file')
     is_(request(port, 'GET', '/css/only-in-static.html').status, 404,
         'html is never taken from static/')
     is_(request(port, 'GET', '/only-in-www.css').status, 404,
