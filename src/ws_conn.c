@@ -437,6 +437,8 @@ ws_conn *ws_conn_new(ev_loop *loop, int fd, enum ws_role role,
 {
     ws_conn *c = ws_conn_alloc(loop, fd, role, cfg);
 
+    if (c && rest_len > c->in.cap)
+        c->in.cap = rest_len;   /* a small max_frame must not refuse them */
     if (!c || (pre_len && buf_append(&c->out, pre, pre_len) < 0) ||
         (rest_len && buf_append(&c->in, rest, rest_len) < 0) ||
         ev_io_set(loop, fd, EV_READ, ws_on_io, c) < 0) {

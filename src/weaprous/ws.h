@@ -223,4 +223,20 @@ size_t ws_set_size(const ws_set *s);
 size_t ws_set_broadcast(ws_set *s, enum ws_opcode op, const void *p, size_t n,
                         const ws_conn *except);
 
+/* --- endpoint --- */
+
+struct http_txn;
+
+/*
+ * Answers a WebSocket opening handshake on a server transaction: checks it
+ * (ws_handshake_check) and answers 400 or 426 itself, else takes the
+ * connection over (http_txn_hijack), queues the 101 answer and starts a
+ * server connection with cfg (may be NULL), h and arg.  Completes t in every
+ * case.  Returns the connection, or NULL when the handshake was refused or
+ * the connection is gone.  Checking Origin (cross-site WebSocket hijacking)
+ * is the caller's job, before this call.
+ */
+ws_conn *ws_upgrade(struct http_txn *t, const struct ws_config *cfg,
+                    const struct ws_handlers *h, void *arg);
+
 #endif
