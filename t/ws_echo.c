@@ -90,6 +90,7 @@ int main(int argc, char **argv)
     printf("listening %d\n", http_server_port(s));
     fflush(stdout);
     ev_run(loop);
+    http_server_shutdown(s, 0, NULL, NULL);   /* also arms its grace timer */
     http_server_free(s);
     ws_set_free(app.room);
     ev_loop_free(loop);
