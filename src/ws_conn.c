@@ -402,8 +402,10 @@ static void ws_on_timer(ev_loop *loop, ev_timer *t, void *arg)
         return;
     }
     uint64_t now = ev_now_ms(loop);
-    if (ws_queue_frame(c, WS_OP_PING, &now, sizeof now) == 0)
-        c->ping_outstanding = true;
+    /* even when the queue cannot take the ping: a peer that does not drain
+     * our output is as dead as one that does not answer */
+    (void)ws_queue_frame(c, WS_OP_PING, &now, sizeof now);
+    c->ping_outstanding = true;
     ev_timer_start(loop, &c->timer, c->cfg.pong_timeout_ms, 0);
 }
 

@@ -183,10 +183,11 @@ ws_conn *ws_conn_new(ev_loop *loop, int fd, enum ws_role role,
                      void *arg, const void *pre, size_t pre_len,
                      const void *rest, size_t rest_len);
 
-/* Queues one message.  -1 with ENOBUFS when it does not fit under out_cap
- * (nothing queued: the caller decides; ws_set_broadcast closes such a
- * client), EMSGSIZE above max_message, EPIPE once closing or closed,
- * EILSEQ for text that is not UTF-8. */
+/* Queues one message as a single frame.  -1 with ENOBUFS when it does not
+ * fit under out_cap now (nothing queued: the caller decides; see
+ * ws_set_broadcast), EMSGSIZE when it could never fit (larger than
+ * out_cap), EPIPE once closing or closed, EILSEQ for text that is not
+ * UTF-8. */
 int ws_send_text(ws_conn *c, const char *s, size_t n);
 int ws_send_binary(ws_conn *c, const void *p, size_t n);
 /* Queues a ping with up to 125 bytes of payload. */
