@@ -138,6 +138,17 @@ void ws_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_LEN + 1])
  * with Sec-WebSocket-Version: 13), else 400. */
 int ws_handshake_check(const struct http_head *h);
 
+/* Client side: writes an opening handshake for host and target into
+ * out[cap] with a fresh random key (copied to key[WS_KEY_LEN + 1]) and
+ * returns its length, or -1 (EINVAL for CR/LF or spaces in the arguments,
+ * ENOBUFS when out is too small). */
+int ws_client_request(char *out, size_t cap, const char *host, const char *target,
+                      char key[WS_KEY_LEN + 1]);
+/* Client side: 0 when the parsed response head accepts our key (101,
+ * Upgrade: websocket, Connection: upgrade, the right Sec-WebSocket-Accept,
+ * no extension we did not ask for), else -1. */
+int ws_client_check_response(const struct http_head *h, const char *key);
+
 /* --- connection on the reactor --- */
 
 typedef struct ws_conn ws_conn;

@@ -65,5 +65,35 @@ int main(void)
            "version 8 -> 426");
     is_int(check(make(get, "Sec-WebSocket-Version", "Sec-WebSocket-Version: 130\r\n")), 426,
            "version 130 -> 426");
+
+    /* the client side: our request passes our own check, and the answer
+     * built from it is accepted, a wrong one is not */
+    char reqbuf[512], key[WS_KEY_LEN + 1], key2[WS_KEY_LEN + 1], acc[WS_ACCEPT_LEN + 1];
+    int n = ws_client_request(reqbuf, sizeof reqbuf, "example.org:80", "/chat?x=1", key);
+    ok(n > 0 && strlen(key) == WS_KEY_LEN, "client request built (%d)", n);
+    is_int(check(reqbuf), 0, "client request is a valid handshake");
+    ws_client_request(reqbuf, sizeof reqbuf, "h", "/", key2);
+    ok(strcmp(key, key2) != 0, "keys differ between requests");
+    ok(ws_client_request(reqbuf, sizeof reqbuf, "h", "/a b", key) == -1, "space in target refused");
+    ok(ws_client_request(reqbuf, 20, "h", "/", key) == -1, "small buffer refused");
+    ws_client_request(reqbuf, sizeof reqbuf, "h", "/", key);
+    ws_accept_key(key, strlen(key), acc);
+    static char resp[512];
+    static struct http_parser p;
+    static struct http_head h;
+#define RESPONSE_FMT "HTTP/1.1 %d Switching Protocols\r\nUpgrade: websocket\r\n" \
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n"
+    struct { int status; const char *accept, *extra; int want; const char *name; } v[] = {
+        { 101, acc, "", 0, "right accept key" },
+        { 101, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "", -1, "wrong accept key" },
+        { 200, acc, "", -1, "status 200" },
+        { 101, acc, "Sec-WebSocket-Extensions: permessage-deflate\r\n", -1, "unasked extension" },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        snprintf(resp, sizeof resp, RESPONSE_FMT, v[i].status, v[i].accept, v[i].extra);
+        http_parser_init(&p, HTTP_PARSE_RESPONSE);
+        int r = http_parse_head(&p, resp, strlen(resp), &h);
+        ok(r > 0 && ws_client_check_response(&h, key) == v[i].want, "response: %s", v[i].name);
+    }
     return done_testing();
 }
