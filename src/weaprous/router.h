@@ -68,7 +68,7 @@ struct router_match {
     void       *handler;
     void       *arg;
     const char *pattern;   /* the winning route's pattern, for logs */
-    unsigned    allow;     /* methods accepted for this path (FOUND and 405) */
+    unsigned    allow;     /* on 405: every method accepted for this path */
     size_t      nparams;   /* parameters that matched at least one segment */
     struct router_param params[ROUTER_MAX_PARAMS];
     char        storage[ROUTER_MAX_PATH + 1];
@@ -88,8 +88,9 @@ const char *router_error(const router *r);
 size_t router_count(const router *r);
 
 /* Matches method and path (decoded, starting with '/'); fills *m on
- * ROUTER_FOUND (handler, arg, params) and m->allow on FOUND and
- * ROUTER_METHOD_NOT_ALLOWED. */
+ * ROUTER_FOUND (handler, arg, params), and m->allow on
+ * ROUTER_METHOD_NOT_ALLOWED (on FOUND it only holds the routes tried so
+ * far: the search stops at the winner). */
 enum router_result router_match(const router *r, enum http_method method,
                                 const char *path, struct router_match *m);
 /* Value of the named parameter, or NULL when it matched nothing. */
