@@ -1,0 +1,65 @@
+/*
+ * http_internal.h - character tables and the list iterator shared by
+ * http_parser.c and http_util.c.  Not installed: nothing here is API.
+ */
+#ifndef WEAPROUS_HTTP_INTERNAL_H
+#define WEAPROUS_HTTP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bits of http_ctype[c]. */
+#define HC_TCHAR  0x01  /* token character (RFC 9110 5.6.2) */
+#define HC_VALUE  0x02  /* field-value character: HTAB, SP, VCHAR, obs-text */
+#define HC_TARGET 0x04  /* request-target character: VCHAR, obs-text */
+#define HC_HOST   0x08  /* character allowed in a Host value */
+#define HC_OWS    0x10  /* SP or HTAB */
+
+#define HTTP_HEX_BAD 0xff  /* http_hexval[c] for a non-hex byte */
+
+extern const uint8_t http_ctype[256];
+extern const uint8_t http_hexval[256];
+
+static inline int http_lc(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Case-insensitive equality of s[0..n) and the lowercase string lit[0..n). */
+static inline int http_ieq(const char *s, const char *lit, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (http_lc((unsigned char)s[i]) != (unsigned char)lit[i])
+            return 0;
+    return 1;
+}
+
+/*
+ * Iterates the elements of a comma-separated list (RFC 9110 5.6.1): from
+ * *pos, skips empty elements and OWS, sets *elem / *elen to the next element
+ * with OWS trimmed.  Returns 0 when the list is exhausted.
+ */
+static inline int http_list_next(const char *s, size_t n, size_t *pos,
+                                 const char **elem, size_t *elen)
+{
+    size_t i = *pos;
+
+    while (i < n && (s[i] == ',' || (http_ctype[(unsigned char)s[i]] & HC_OWS)))
+        i++;
+    if (i == n) {
+        *pos = n;
+        return 0;
+    }
+    size_t start = i;
+    while (i < n && s[i] != ',')
+        i++;
+    size_t end = i;
+    while (end > start && (http_ctype[(unsigned char)s[end - 1]] & HC_OWS))
+        end--;
+    *elem = s + start;
+    *elen = end - start;
+    *pos = i;
+    return 1;
+}
+
+#endif
