@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ev_backend.h"
+#include "weaprous/limits.h"
 
 #define EV_NSIG 65
 

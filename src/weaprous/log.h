@@ -10,6 +10,7 @@
 #define WEAPROUS_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <time.h>
 
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
