@@ -151,6 +151,8 @@ int app_route_mask(wr_app *a, unsigned methods, const char *pattern,
     }
     a->routes[a->nroutes++] = e;
     a->methods |= methods & ROUTER_ANY;
+    if (methods & ROUTER_METHOD(HTTP_M_GET))
+        a->methods |= ROUTER_METHOD(HTTP_M_HEAD);    /* GET routes answer HEAD */
     return 0;
 }
 
