@@ -123,6 +123,9 @@ with Server(argv=[SRV, '{port}', str(p2), fpath]) as srv:
     is_((r.status, r.body), (200, b'secret'), 'async hook resumes the chain with app_next')
     ok(time.monotonic() - t0 >= 0.025, '... after its timer')
 
+    r = call(p, 'GET', '/stream')
+    ok(r.chunked and r.body == b'piece\n' * 3, 'streamed answer is chunked and complete')
+
     r = call(p, 'OPTIONS', '*')
     is_(r.status, 204, 'OPTIONS *: 204')
     is_(r.headers.get('allow'), 'GET, HEAD, POST, PUT, OPTIONS', '... Allow: every routed method')

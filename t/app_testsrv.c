@@ -190,6 +190,20 @@ static enum app_hook_result hook_slow(http_txn *t, void *arg)
     return APP_HOOK_ASYNC;
 }
 
+/* Streaming answer: chunked (no length), three pieces, then app_end. */
+static void h_stream(http_txn *t, void *arg)
+{
+    http_txn_set_status(t, 200);
+    http_txn_add_header(t, "Content-Type", "text/plain");
+    if (http_txn_begin(t, -1) < 0) {
+        app_abort(t);
+        return;
+    }
+    for (int i = 0; i < 3; i++)
+        http_txn_write(t, "piece\n", 6);
+    app_end(t);
+}
+
 static void h_two(http_txn *t, void *arg)
 {
     app_send(t, 200, "text/plain", "two", 3);
@@ -215,6 +229,7 @@ static int routes(wr_app *a, struct testsrv *s)
         | app_route(a, "GET", "/async/:id", h_async, s)
         | app_route(a, "GET", "/private/:x?", h_private, s)
         | app_route(a, "GET", "/slowauth", h_private, s)
+        | app_route(a, "GET", "/stream", h_stream, s)
         | app_hook(a, "/private", hook_token, s)
         | app_hook(a, "/", hook_mark, "all")
         | app_hook(a, "/slowauth/", hook_slow, s);
