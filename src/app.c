@@ -127,22 +127,23 @@ const char *app_last_error(const wr_app *a) { return a->err; }
 int app_route_mask(wr_app *a, unsigned methods, const char *pattern,
                    app_handler_fn handler, void *arg)
 {
-    struct app_route_ent *e = malloc(sizeof(*e));
-    if (e == NULL || handler == NULL || (a->nroutes == a->rcap && a->rcap > SIZE_MAX / 4)) {
-        free(e);
-        snprintf(a->err, sizeof(a->err), "%s", handler ? "out of memory" : "no handler");
-        return errno = handler ? ENOMEM : EINVAL, -1;
+    if (handler == NULL) {
+        snprintf(a->err, sizeof(a->err), "no handler for %.64s", pattern ? pattern : "(null)");
+        return errno = EINVAL, -1;
     }
     if (a->nroutes == a->rcap) {
         size_t ncap = a->rcap ? a->rcap * 2 : 16;
         struct app_route_ent **nr = realloc(a->routes, ncap * sizeof(*nr));
-        if (nr == NULL) {
-            free(e);
+        if (nr == NULL)
             return errno = ENOMEM, -1;
-        }
         a->routes = nr;
         a->rcap = ncap;
     }
+    /* The router keeps an opaque pointer: this entry carries the function
+     * pointer (ISO C has no function <-> void * conversion). */
+    struct app_route_ent *e = malloc(sizeof(*e));
+    if (e == NULL)
+        return errno = ENOMEM, -1;
     *e = (struct app_route_ent){ handler, arg };
     if (router_add(a->rt, methods, pattern, e, NULL) < 0) {
         snprintf(a->err, sizeof(a->err), "%s", router_error(a->rt));
