@@ -1,0 +1,73 @@
+/*
+ * role.h - what main() hands to a role, and the run-time every server role
+ * shares: daemon mode, pid file, logs, signals, graceful stop.
+ */
+#ifndef WR_ROLE_H
+#define WR_ROLE_H
+
+#include <stdbool.h>
+
+#include "weaprous/ev.h"
+#include "weaprous/server.h"
+
+#define ROLE_MAX_KV      64
+#define ROLE_MAX_SERVERS 8
+#define ROLE_GRACE_MS    5000   /* TERM/INT: in-flight requests get this long */
+
+/* Common flags (DESIGN.md section 4) plus the role's own --key value pairs,
+ * from the command line and then the configuration file (flags win). */
+struct role_opts {
+    const char *role;
+    const char *ip;
+    int         port;
+    const char *config;
+    const char *db;
+    const char *pid_file;
+    const char *log_file;
+    const char *access_log;
+    int         log_level;
+    bool        daemon;
+    bool        check_only;
+    struct { const char *key, *val; } kv[ROLE_MAX_KV];
+    size_t      nkv;
+};
+
+struct role_def {
+    const char *name;
+    int         default_port;
+    const char *const *keys;    /* role's own option names, NULL-terminated */
+    const char *const *flags;   /* the subset that takes no value */
+    int       (*run)(struct role_opts *o);
+    const char *help;           /* role-specific options, for --help */
+};
+
+const char *role_opt(const struct role_opts *o, const char *key, const char *dflt);
+bool role_flag(const struct role_opts *o, const char *key);
+/* Number with an optional k/m/g (sizes) suffix; dflt when absent, -1 when
+ * malformed. */
+long long role_opt_size(const struct role_opts *o, const char *key, long long dflt);
+
+/* The shared run-time of a server role. */
+struct role_rt {
+    ev_loop         *loop;
+    struct role_opts *o;
+    http_server     *servers[ROLE_MAX_SERVERS];
+    size_t           nservers, nstopped;
+    bool             stopping;
+    void           (*on_reload)(struct role_rt *rt);   /* SIGHUP, may be NULL */
+    void           (*on_stop)(struct role_rt *rt);     /* first TERM/INT */
+    void            *data;                             /* the role's own */
+};
+
+/* Opens logs, daemonizes if asked, writes the pid file, creates the loop
+ * and installs TERM/INT/HUP/USR1.  0 or -1 (already logged). */
+int role_rt_init(struct role_rt *rt, struct role_opts *o);
+/* Registers a server for graceful stop. */
+void role_rt_add_server(struct role_rt *rt, http_server *s);
+/* Runs the loop; returns the process exit status.  Frees the loop and
+ * removes the pid file. */
+int role_rt_run(struct role_rt *rt);
+
+extern const struct role_def role_backend_def;
+
+#endif

@@ -1,0 +1,362 @@
+/*
+ * static.c - the static file service on the HTTP engine: maps a request to
+ * a file under www/ or static/ (static.h says the rules), evaluates the
+ * conditional and range fields, and hands the file to http_txn_send_file().
+ *
+ * Nothing is cached between requests: like nginx, each request opens its
+ * file, so a file replaced on disk is served fresh at once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "weaprous/http.h"
+#include "weaprous/static.h"
+
+#if defined(__APPLE__)
+#define st_mtim st_mtimespec
+#endif
+
+#define STATIC_REL_MAX (STATIC_MAX_PATH + sizeof STATIC_INDEX + 4)
+#define STATIC_LOCATION_MAX (STATIC_MAX_PATH + 2)
+
+struct static_ctx {
+    int www_fd;                 /* -1 when there is no www root */
+    int static_fd;              /* -1 when there is no static root */
+    struct static_options opt;
+};
+
+/* A file chosen for a request. */
+struct static_file {
+    int          fd;
+    struct stat  st;
+    const char  *type;           /* Content-Type */
+    bool         html;           /* from www/ */
+    bool         gzip;           /* fd is FILE.gz */
+    bool         vary;           /* a gzip variant may exist */
+    char         rel[STATIC_REL_MAX]; /* path below the root */
+};
+
+void static_options_init(struct static_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->asset_max_age = STATIC_DEFAULT_MAX_AGE;
+    o->html_cache_control = "no-cache";
+    o->gzip_static = true;
+    o->error_pages = true;
+}
+
+static int static_open_root(const char *dir)
+{
+    if (!dir)
+        return -1;
+    return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static_ctx *static_new(const char *www_dir, const char *static_dir,
+                       const struct static_options *opt)
+{
+    static_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    if (opt)
+        ctx->opt = *opt;
+    else
+        static_options_init(&ctx->opt);
+    if (!ctx->opt.html_cache_control)
+        ctx->opt.html_cache_control = "no-cache";
+    ctx->www_fd = static_open_root(www_dir);
+    ctx->static_fd = static_open_root(static_dir);
+    if ((www_dir && ctx->www_fd < 0) || (static_dir && ctx->static_fd < 0)) {
+        int e = errno;
+        static_free(ctx);
+        errno = e;
+        return NULL;
+    }
+    return ctx;
+}
+
+void static_free(static_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->www_fd >= 0)
+        close(ctx->www_fd);
+    if (ctx->static_fd >= 0)
+        close(ctx->static_fd);
+    free(ctx);
+}
+
+/* The value of a field that occurs exactly once, else NULL (two Range
+ * fields are ambiguous: ignore both). */
+static const char *static_field_once(const http_txn *t, const char *name)
+{
+    const struct http_head *h = http_txn_head(t);
+    const char *v = NULL;
+    for (size_t i = 0; i < h->num_headers; i++) {
+        const struct http_header *f = &h->headers[i];
+        if (strlen(name) != f->name_len || strncasecmp(name, f->name, f->name_len) != 0)
+            continue;
+        if (v)
+            return NULL;
+        v = http_txn_header(t, name);
+    }
+    return v;
+}
+
+/* Turns a checked decoded path into the path below its root (index.html for
+ * a directory) and picks the type.  0 or an HTTP status. */
+static int static_map(const char *path, struct static_file *f)
+{
+    int status = static_path_check(path);
+    if (status)
+        return status;
+    while (*path == '/')
+        path++;
+    size_t n = strlen(path);
+    bool dir = (n == 0 || path[n - 1] == '/');
+    int w = snprintf(f->rel, sizeof f->rel, "%s%s", path, dir ? STATIC_INDEX : "");
+    if (w < 0 || (size_t)w >= sizeof f->rel)
+        return 414;
+    f->type = static_mime_type(f->rel);
+    f->html = static_mime_is_html(f->type);
+    return 0;
+}
+
+/* Opens f->rel in its root; only regular files pass.  A directory gives
+ * 404; the caller may redirect. */
+static int static_open(const static_ctx *ctx, struct static_file *f)
+{
+    int root = f->html ? ctx->www_fd : ctx->static_fd;
+    if (root < 0)
+        return 404;
+    int status = static_open_beneath(root, f->rel, &f->fd, &f->st);
+    if (status)
+        return status;
+    if (S_ISREG(f->st.st_mode))
+        return 0;
+    status = S_ISDIR(f->st.st_mode) ? 404 : 403;   /* FIFOs, devices */
+    close(f->fd);
+    f->fd = -1;
+    return status;
+}
+
+/* "/docs" naming a directory whose www/docs/index.html exists: true, and the
+ * caller answers 301 to "/docs/" as nginx does. */
+static bool static_is_dir_with_index(const static_ctx *ctx, const struct static_file *f)
+{
+    char rel[STATIC_REL_MAX];
+    int fd;
+    struct stat st;
+    int w = snprintf(rel, sizeof rel, "%s/%s", f->rel, STATIC_INDEX);
+    if (w < 0 || (size_t)w >= sizeof rel || ctx->www_fd < 0)
+        return false;
+    if (static_open_beneath(ctx->www_fd, rel, &fd, &st) != 0)
+        return false;
+    close(fd);
+    return S_ISREG(st.st_mode);
+}
+
+static bool static_time_newer_or_same(const struct stat *a, const struct stat *b)
+{
+    return a->st_mtim.tv_sec > b->st_mtim.tv_sec
+           || (a->st_mtim.tv_sec == b->st_mtim.tv_sec
+               && a->st_mtim.tv_nsec >= b->st_mtim.tv_nsec);
+}
+
+/* gzip_static: swaps f's fd for FILE.gz when the client accepts gzip and
+ * FILE.gz is a regular file at least as new as FILE. */
+static void static_pick_gzip(const static_ctx *ctx, http_txn *t, struct static_file *f)
+{
+    if (!ctx->opt.gzip_static || !static_mime_compressible(f->type))
+        return;
+    f->vary = true;
+    if (!static_accepts_gzip(http_txn_header(t, "Accept-Encoding")))
+        return;
+    char rel[STATIC_REL_MAX + 3];
+    int fd;
+    struct stat st;
+    snprintf(rel, sizeof rel, "%s.gz", f->rel);
+    if (static_open_beneath(f->html ? ctx->www_fd : ctx->static_fd, rel, &fd, &st) != 0)
+        return;
+    if (!S_ISREG(st.st_mode) || !static_time_newer_or_same(&st, &f->st)) {
+        close(fd);
+        return;
+    }
+    close(f->fd);
+    f->fd = fd;
+    f->st = st;
+    f->gzip = true;
+}
+
+/* RFC 9110 13.2.2 steps 1-4: 412, 304 or 0 (go on). */
+static int static_preconditions(http_txn *t, const char *etag, time_t mtime)
+{
+    const char *v = http_txn_header(t, "If-Match");
+    if (v) {
+        if (!static_etag_match(v, etag, false))
+            return 412;
+    } else if ((v = http_txn_header(t, "If-Unmodified-Since")) != NULL) {
+        time_t d = http_date_parse(v, strlen(v));
+        if (d != (time_t)-1 && mtime > d)
+            return 412;
+    }
+    v = http_txn_header(t, "If-None-Match");
+    if (v)   /* If-Modified-Since is then ignored (RFC 9110 13.1.3) */
+        return static_etag_match(v, etag, true) ? 304 : 0;
+    if ((v = http_txn_header(t, "If-Modified-Since")) != NULL) {
+        time_t d = http_date_parse(v, strlen(v));
+        if (d != (time_t)-1 && mtime <= d)
+            return 304;
+    }
+    return 0;
+}
+
+/* If-Range: the Range applies only when the client's copy is current:
+ * a strong ETag match, or a date equal to Last-Modified. */
+static bool static_if_range_ok(http_txn *t, const char *etag, time_t mtime)
+{
+    const char *v = http_txn_header(t, "If-Range");
+    if (!v)
+        return true;
+    if (v[0] == '"' || (v[0] == 'W' && v[1] == '/'))
+        return static_etag_match(v, etag, false);
+    time_t d = http_date_parse(v, strlen(v));
+    return d != (time_t)-1 && d == mtime;
+}
+
+/* Fields shared by 200, 206 and 304. */
+static void static_validators(const static_ctx *ctx, http_txn *t,
+                              const struct static_file *f, const char *etag)
+{
+    char date[30];
+    http_txn_add_header(t, "ETag", etag);
+    http_txn_add_header(t, "Last-Modified", http_date_format(f->st.st_mtime, date));
+    if (f->html)
+        http_txn_add_header(t, "Cache-Control", ctx->opt.html_cache_control);
+    else
+        http_txn_add_headerf(t, "Cache-Control", "public, max-age=%u",
+                             ctx->opt.asset_max_age);
+    if (f->vary)
+        http_txn_add_header(t, "Vary", "Accept-Encoding");
+}
+
+static void static_body_fields(http_txn *t, const struct static_file *f)
+{
+    http_txn_add_header(t, "Content-Type", f->type);
+    http_txn_add_header(t, "Accept-Ranges", "bytes");
+    if (f->gzip)
+        http_txn_add_header(t, "Content-Encoding", "gzip");
+}
+
+/* Answers from an opened regular file; owns f->fd. */
+static void static_respond(const static_ctx *ctx, http_txn *t, struct static_file *f)
+{
+    char etag[STATIC_ETAG_MAX];
+    static_pick_gzip(ctx, t, f);
+    static_etag(&f->st, etag);
+    int64_t first = 0, len = (int64_t)f->st.st_size;
+    int status = static_preconditions(t, etag, f->st.st_mtime);
+    enum static_range_kind rk = STATIC_RANGE_NONE;
+    if (status == 0 && static_if_range_ok(t, etag, f->st.st_mtime))
+        rk = static_range_parse(static_field_once(t, "Range"), len, &first, &len);
+    if (status == 412 || rk == STATIC_RANGE_UNSATISFIABLE) {
+        close(f->fd);
+        if (status != 412)
+            http_txn_add_headerf(t, "Content-Range", "bytes */%" PRId64,
+                                 (int64_t)f->st.st_size);
+        http_txn_error(t, status == 412 ? 412 : 416);
+        return;
+    }
+    static_validators(ctx, t, f, etag);
+    if (status == 304) {
+        close(f->fd);
+        http_txn_set_status(t, 304);
+        http_txn_finish(t);
+        return;
+    }
+    static_body_fields(t, f);
+    if (rk == STATIC_RANGE_OK)
+        http_txn_add_headerf(t, "Content-Range", "bytes %" PRId64 "-%" PRId64 "/%" PRId64,
+                             first, first + len - 1, (int64_t)f->st.st_size);
+    http_txn_set_status(t, rk == STATIC_RANGE_OK ? 206 : 200);
+    http_txn_send_file(t, f->fd, (off_t)first, (off_t)len);
+}
+
+/* 301 to the same target with "/" appended to its path. */
+static void static_redirect_dir(http_txn *t)
+{
+    const char *target = http_txn_target(t);
+    const char *q = strchr(target, '?');
+    size_t n = q ? (size_t)(q - target) : strlen(target);
+    if (n >= STATIC_LOCATION_MAX) {
+        http_txn_error(t, 414);
+        return;
+    }
+    http_txn_add_headerf(t, "Location", "%.*s/%s", (int)n, target, q ? q : "");
+    http_txn_set_status(t, 301);
+    http_txn_finish(t);
+}
+
+/* Error answer: www/NNN.html when configured and present, else the
+ * engine's page. */
+static void static_fail(static_ctx *ctx, http_txn *t, int status)
+{
+    if (ctx->opt.error_pages && (status == 403 || status == 404 || status == 405)) {
+        char page[16];
+        snprintf(page, sizeof page, "/%d.html", status);
+        if (static_serve_page(ctx, t, page, status) == STATIC_DONE)
+            return;
+    }
+    http_txn_error(t, status);
+}
+
+enum static_result static_serve(static_ctx *ctx, http_txn *t)
+{
+    enum http_method m = http_txn_method(t);
+    if (m != HTTP_M_GET && m != HTTP_M_HEAD) {
+        if (ctx->opt.fallthrough)
+            return STATIC_DECLINED;
+        http_txn_add_header(t, "Allow", "GET, HEAD");
+        static_fail(ctx, t, 405);
+        return STATIC_DONE;
+    }
+    struct static_file f = { .fd = -1 };
+    int status = static_target_check(http_txn_target(t));
+    if (status == 0)
+        status = static_map(http_txn_path(t), &f);
+    if (status == 0)
+        status = static_open(ctx, &f);
+    if (status == 404 && f.type && !f.html && static_is_dir_with_index(ctx, &f)) {
+        static_redirect_dir(t);
+        return STATIC_DONE;
+    }
+    if (status == 404 && ctx->opt.fallthrough)
+        return STATIC_DECLINED;
+    if (status) {
+        static_fail(ctx, t, status);
+        return STATIC_DONE;
+    }
+    static_respond(ctx, t, &f);
+    return STATIC_DONE;
+}
+
+enum static_result static_serve_page(static_ctx *ctx, http_txn *t,
+                                     const char *path, int status)
+{
+    struct static_file f = { .fd = -1 };
+    if (static_map(path, &f) != 0 || static_open(ctx, &f) != 0)
+        return STATIC_DECLINED;
+    http_txn_add_header(t, "Content-Type", f.type);
+    http_txn_add_header(t, "Cache-Control", "no-store");
+    http_txn_set_status(t, status);
+    http_txn_send_file(t, f.fd, 0, f.st.st_size);
+    return STATIC_DONE;
+}

@@ -1,0 +1,30 @@
+/*
+ * weaprous.h - the WeApRous framework: the one header an application
+ * includes.  Link with `pkg-config --cflags --libs weaprous`.
+ *
+ *   ev.h      the reactor (fds, timers, signals)
+ *   buf.h     capped byte buffers
+ *   http.h    HTTP/1.1 syntax: parser, chunked decoding, helpers
+ *   server.h  the HTTP/1.1 server engine and transactions
+ *   static.h  static files (www/ and static/ roots)
+ *   log.h     error and access logs
+ *   net.h     socket helpers
+ *   utf8.h    UTF-8 validation
+ */
+#ifndef WEAPROUS_H
+#define WEAPROUS_H
+
+#define WEAPROUS_VERSION_MAJOR 0
+#define WEAPROUS_VERSION_MINOR 1
+
+#include "weaprous/limits.h"
+#include "weaprous/ev.h"
+#include "weaprous/buf.h"
+#include "weaprous/http.h"
+#include "weaprous/server.h"
+#include "weaprous/static.h"
+#include "weaprous/log.h"
+#include "weaprous/net.h"
+#include "weaprous/utf8.h"
+
+#endif
