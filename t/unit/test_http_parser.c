@@ -276,9 +276,10 @@ static void parse_whole(enum http_parser_kind kind, const char *in, size_t n,
 }
 
 /* Feeds in[0..n) one byte more per call, each time from a fresh copy (so the
- * buffer moves); stops at the first answer other than HTTP_AGAIN. */
+ * buffer moves) or, with `same`, from one buffer whose length grows; stops
+ * at the first answer other than HTTP_AGAIN. */
 static void parse_bytewise(enum http_parser_kind kind, const char *in, size_t n,
-                           struct http_parser *tmpl, struct result *r,
+                           bool same, struct http_parser *tmpl, struct result *r,
                            char **base, size_t *fed)
 {
     struct http_parser p;
@@ -291,11 +292,17 @@ static void parse_bytewise(enum http_parser_kind kind, const char *in, size_t n,
     }
     *base = NULL;
     r->ret = HTTP_AGAIN;
+    if (same) {
+        *base = guard_copy(in, n);
+        *fed = n;
+    }
     for (size_t k = 1; k <= n && r->ret == HTTP_AGAIN; k++) {
-        if (*base)
-            guard_free(*base, k - 1);
-        *base = guard_copy(in, k);
-        *fed = k;
+        if (!same) {
+            if (*base)
+                guard_free(*base, k - 1);
+            *base = guard_copy(in, k);
+            *fed = k;
+        }
         r->ret = http_parse_head(&p, *base, k, &r->h);
     }
     r->status = r->ret == HTTP_ERROR ? p.status : 0;
@@ -386,17 +393,20 @@ static void run_vector(enum http_parser_kind kind, const struct rv *v,
     } else {
         check_fields(v, &whole, n);
     }
-    parse_bytewise(kind, in, n, tmpl, &bytes, &bbase, &fed);
-    int same = bytes.ret == whole.ret && bytes.status == whole.status
-        && (whole.ret < 0 || same_head(&whole.h, wbase, &bytes.h, bbase));
-    if (!ok(same, "%s: byte at a time gives the same answer", v->name))
-        diag("  whole %d/%d, bytewise %d/%d after %zu bytes", whole.ret,
-             whole.status, bytes.ret, bytes.status, fed);
+    for (int moving = 0; moving <= 1; moving++) {
+        parse_bytewise(kind, in, n, !moving, tmpl, &bytes, &bbase, &fed);
+        int same = bytes.ret == whole.ret && bytes.status == whole.status
+            && (whole.ret < 0 || same_head(&whole.h, wbase, &bytes.h, bbase));
+        if (!ok(same, "%s: byte at a time (%s buffer) gives the same answer",
+                v->name, moving ? "moving" : "one"))
+            diag("  whole %d/%d, bytewise %d/%d after %zu bytes", whole.ret,
+                 whole.status, bytes.ret, bytes.status, fed);
+        if (bbase)
+            guard_free(bbase, fed);
+    }
     if (!v->status)
         check_prefixes(kind, v->name, in, whole.ret > 0 ? (size_t)whole.ret : n, tmpl);
     guard_free((char *)wbase, n);
-    if (bbase)
-        guard_free(bbase, fed);
 }
 
 /* --- generated vectors: limits --- */
