@@ -240,6 +240,14 @@ void app_done(http_txn *t)
     req_free(req_detach(t));
 }
 
+/* The engine calls this when t is freed, however it was completed, so the
+ * per-request state never outlives its transaction. */
+static void app_on_txn_free(http_txn *t, void *arg)
+{
+    (void)arg;
+    app_done(t);
+}
+
 wr_app *app_of(const http_txn *t)
 {
     struct app_req *r = req_of(t);
@@ -330,6 +338,7 @@ static void app_dispatch(http_txn *t, void *arg)
     }
     r->app = arg;
     http_txn_set_data(t, r);
+    http_txn_on_free(t, app_on_txn_free, NULL);
     app_next(t);
 }
 

@@ -21,10 +21,6 @@
 #include <unistd.h>
 
 #include <weaprous.h>
-#ifndef WEAPROUS_APP_H
-/* Until weaprous.h lists the framework headers (json.h, router.h, app.h). */
-#include <weaprous/app.h>
-#endif
 
 #define SAMPLE_MAX_USERS     64
 #define SAMPLE_MAX_NAME      64
