@@ -121,13 +121,13 @@ first = s.recv(4096)
 os.kill(pid, signal.SIGTERM)
 time.sleep(0.3)
 ok(not wait_port(port, timeout=0.5), 'after SIGTERM no new connection is accepted')
-data = first
+data = bytearray(first)     # bytes += would be quadratic
 while True:
     b = s.recv(1 << 16)
     if not b:
         break
     data += b
-head, _, body = data.partition(b'\r\n\r\n')
+head, _, body = bytes(data).partition(b'\r\n\r\n')
 is_(len(body), BIG, 'the in-flight response completed during the graceful stop')
 ok(wait_until(lambda: not os.path.exists('/proc/%d' % pid) or
               open('/proc/%d/stat' % pid).read().split()[2] == 'Z', timeout=7),
