@@ -355,7 +355,10 @@ static void weblogin_check(weblogin *w, http_txn *t, struct weblogin_creds *c)
     }
     weblogin_count_failure(w, akey, db_now(w->store));
     weblogin_count_failure(w, ukey, db_now(w->store));
-    log_info("login failed: user '%s' from %s%s", c->username, http_txn_remote_addr(t),
+    /* Only a valid name goes to the log: no control bytes from a client. */
+    log_info("login failed: user '%s' from %s%s",
+             db_user_name_valid(c->username) ? c->username : "(invalid name)",
+             http_txn_remote_addr(t),
              r == DB_AUTH_DISABLED ? " (account disabled)" : "");
     weblogin_page(w, t, "/401.html", 401);
 }
