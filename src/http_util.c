@@ -388,13 +388,13 @@ time_t http_date_parse(const char *s, size_t n)
     struct dcur c = { s, n, 0 };
     time_t t;
 
-    if (d_name(&c, wday_names, 7) >= 0)
-        t = c.i < n && s[c.i] == ',' ? d_imf(&c) : d_asctime(&c);
-    else if (d_long_wday(&c)) {
+    /* the long day names first: "Sunday" starts with "Sun" */
+    if (d_long_wday(&c))
         t = d_rfc850(&c);
-    } else {
+    else if (d_name(&c, wday_names, 7) >= 0)
+        t = c.i < n && s[c.i] == ',' ? d_imf(&c) : d_asctime(&c);
+    else
         return -1;
-    }
     return t >= 0 && c.i == n ? t : -1;
 }
 

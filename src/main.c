@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "role.h"
+#include "role_user.h"
 #include "weaprous/ev.h"
 #include "weaprous/log.h"
 
@@ -35,6 +36,7 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
         fprintf(f, "  %-10s (default port %d)\n", roles[i]->name, roles[i]->default_port);
     fprintf(f,
+        "  user       manage accounts: user add|passwd|del|list|disable|enable [--db FILE] [NAME]\n"
         "  version    print the version\n"
         "common options:\n"
         "  --server-ip IP        address to bind (default 0.0.0.0)\n"
@@ -244,6 +246,8 @@ int main(int argc, char **argv)
         printf("weaprous %s (reactor: %s)\n", PACKAGE_VERSION, ev_backend_name());
         return 0;
     }
+    if (strcmp(argv[1], "user") == 0)
+        return role_user_main(argc - 1, argv + 1);
     const struct role_def *r = find_role(argv[1]);
     if (!r) {
         fprintf(stderr, "weaprous: unknown role '%s'\n", argv[1]);

@@ -1,0 +1,19 @@
+/*
+ * entropy.h - cryptographic random bytes from the kernel: getrandom(2) when
+ * available, /dev/urandom otherwise.  Used for session tokens, password
+ * salts and (later) tracker tickets.
+ */
+#ifndef WEAPROUS_ENTROPY_H
+#define WEAPROUS_ENTROPY_H
+
+#include <stddef.h>
+
+/* Fills buf[0..n) with random bytes.  Returns 0, or -1 with errno when no
+ * source works (never returns fewer bytes than asked). */
+int entropy_fill(void *buf, size_t n);
+
+/* Fills out with 2*nbytes lower-case hex chars of fresh randomness plus a
+ * NUL; out must hold 2*nbytes+1 bytes and nbytes <= 64.  0 or -1. */
+int entropy_hex(char *out, size_t nbytes);
+
+#endif
