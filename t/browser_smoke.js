@@ -11,7 +11,7 @@ const { test } = require(path.join(process.env.WR_SRCDIR, 't', 'browser', 'lib.j
 function tree() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wrsmoke-'));
   const files = {
-    'www/index.html': '<!doctype html><html><head><title>smoke</title>' +
+    'www/smoke.html': '<!doctype html><html><head><title>smoke</title>' +
       '<link rel="stylesheet" href="/css/site.css"><script src="/js/app.js"></script>' +
       '</head><body><p id="p">static</p></body></html>',
     'static/css/site.css': '#p { color: rgb(1, 2, 3); }',
@@ -28,11 +28,13 @@ function tree() {
 test(async (t, lib) => {
   const root = tree();
   const srv = await lib.startServer('backend',
-    ['--www', path.join(root, 'www'), '--static', path.join(root, 'static')]);
+    ['--www', path.join(root, 'www'), '--static', path.join(root, 'static'),
+      '--db', path.join(root, 'w.db')]);
   const browser = await lib.launch();
   const page = await browser.newPage();
-  const resp = await page.goto(srv.url('/'));
-  t.is(resp.status(), 200, 'GET / answers 200 in the browser');
+  // "/" is behind the login (login_browser.js); a public page here.
+  const resp = await page.goto(srv.url('/smoke.html'));
+  t.is(resp.status(), 200, 'GET /smoke.html answers 200 in the browser');
   t.is(await page.title(), 'smoke', 'the index page from www/ is shown');
   t.is(await page.textContent('#p'), 'scripted', 'script from static/js ran');
   t.is(await page.$eval('#p', (e) => getComputedStyle(e).color), 'rgb(1, 2, 3)',
