@@ -97,8 +97,8 @@ struct http_txn {
     bool             head_only;     /* HEAD request: no body bytes */
     bool             chunked_out;
     uint64_t         body_bytes;
-    http_txn_cb      drain_cb, close_cb;
-    void            *drain_arg, *close_arg;
+    http_txn_cb      drain_cb, close_cb, free_cb;
+    void            *drain_arg, *close_arg, *free_arg;
     void            *data;
     char             note[256];
     char             remote[NET_ADDR_MAX];
@@ -238,6 +238,8 @@ static http_txn *txn_new(struct conn *c)
 
 static void txn_free(http_txn *t)
 {
+    if (t->free_cb)
+        t->free_cb(t, t->free_arg);
     buf_free(&t->body);
     buf_free(&t->fields);
     buf_free(&t->content);
@@ -412,6 +414,7 @@ static void txn_complete(http_txn *t)
 /* --- connection I/O --- */
 
 static void srv_maybe_done(http_server *s);
+static void srv_grace_over(ev_loop *loop, ev_timer *t, void *arg);
 
 static void conn_free(ev_loop *loop, void *arg)
 {
@@ -953,6 +956,7 @@ http_server *http_server_new(ev_loop *loop, const struct http_server_config *cfg
     s->handler = handler;
     s->arg = arg;
     ev_timer_init(&s->accept_timer, srv_resume_accept, s);
+    ev_timer_init(&s->grace_timer, srv_grace_over, s);
     return s;
 }
 
@@ -1049,7 +1053,6 @@ void http_server_shutdown(http_server *s, unsigned grace_ms,
         else
             c->close_after = true;
     }
-    ev_timer_init(&s->grace_timer, srv_grace_over, s);
     ev_timer_start(s->loop, &s->grace_timer, grace_ms, 0);
     srv_maybe_done(s);
 }
@@ -1351,6 +1354,12 @@ void http_txn_on_drain(http_txn *t, http_txn_cb cb, void *arg)
 {
     t->drain_cb = cb;
     t->drain_arg = arg;
+}
+
+void http_txn_on_free(http_txn *t, http_txn_cb cb, void *arg)
+{
+    t->free_cb = cb;
+    t->free_arg = arg;
 }
 
 void http_txn_on_close(http_txn *t, http_txn_cb cb, void *arg)
