@@ -49,7 +49,7 @@ chmod 755 "$docroot"; chmod 644 "$docroot"/*
 for b in b1 b2; do
     PORT[$b]=$(bench_free_port)
     "$OURS" backend --server-ip 127.0.0.1 --server-port "${PORT[$b]}" \
-        --www "$docroot" --static "$docroot" >"$work/$b.log" 2>&1 &
+        --www "$docroot" --static "$docroot" --db "$work/$b.db" >"$work/$b.log" 2>&1 &
     PID[$b]=$!
     bench_wait_port "${PORT[$b]}" 10 || bench_die "backend $b did not start"
 done
