@@ -69,5 +69,6 @@ void role_rt_add_server(struct role_rt *rt, http_server *s);
 int role_rt_run(struct role_rt *rt);
 
 extern const struct role_def role_backend_def;
+extern const struct role_def role_tracker_def;
 
 #endif
