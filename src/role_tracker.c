@@ -56,18 +56,21 @@ static int tracker_options(struct tracker *tr, const struct role_opts *o)
     long hb = tracker_parse_interval(role_opt(o, "heartbeat-interval", "10"));
     long fails = tracker_opt_num(o, "login-max-failures", TRACKER_RATE_MAX, 1000000);
     long win = tracker_opt_num(o, "login-window", TRACKER_RATE_WINDOW, 86400);
+    long ttl = tracker_opt_num(o, "ticket-ttl", TRACKER_TICKET_TTL, 3600);
     if (hb < 0) {
         log_error("bad --heartbeat-interval '%s' (seconds, 0.2 to 3600; or NNNms)",
                   role_opt(o, "heartbeat-interval", ""));
         return -1;
     }
-    if (fails < 0 || win < 0) {
-        log_error("bad --login-max-failures or --login-window (whole numbers from 1)");
+    if (fails < 0 || win < 0 || ttl < 0) {
+        log_error("bad --login-max-failures, --login-window or --ticket-ttl"
+                  " (whole numbers from 1)");
         return -1;
     }
     tr->heartbeat_ms = (unsigned)hb;
     tr->rate_max = (unsigned)fails;
     tr->rate_window = (unsigned)win;
+    tr->ticket_ttl = (unsigned)ttl;
     tr->allow_signup = role_flag(o, "allow-signup");
     tr->allow_advertised = role_flag(o, "allow-advertised-addr");
     return 0;
@@ -206,7 +209,7 @@ static int tracker_run(struct role_opts *o)
 
 static const char *const tracker_keys[] = {
     "allow-signup", "allow-advertised-addr", "heartbeat-interval",
-    "login-max-failures", "login-window", NULL
+    "login-max-failures", "login-window", "ticket-ttl", NULL
 };
 static const char *const tracker_flags[] = {
     "allow-signup", "allow-advertised-addr", NULL
@@ -228,5 +231,7 @@ const struct role_def role_tracker_def = {
         "                               three intervals is offline (default 10)\n"
         "  --login-max-failures N       failed logins per address and window before\n"
         "                               429 (default 5)\n"
-        "  --login-window SECONDS       that window (default 60)\n",
+        "  --login-window SECONDS       that window (default 60)\n"
+        "  --ticket-ttl SECONDS         how long an introduction ticket works\n"
+        "                               (default 60)\n",
 };

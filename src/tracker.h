@@ -29,7 +29,7 @@
 #define TRACKER_MAX_HEARTBEAT      3600000
 #define TRACKER_JITTER_PCT         10     /* interval told = base +-10% */
 #define TRACKER_EXPIRY_BEATS       3      /* missed intervals -> not active */
-#define TRACKER_TICKET_TTL         60     /* seconds a ticket works */
+#define TRACKER_TICKET_TTL         60     /* default seconds a ticket works */
 #define TRACKER_TICKET_BYTES       32     /* random bytes of a ticket */
 #define TRACKER_MAX_OPEN_TICKETS   64     /* unused, unexpired per caller -> 429 */
 #define TRACKER_MAX_BODY           8192   /* request body bytes -> 413 */
@@ -63,6 +63,7 @@ struct tracker {
     db       *store;
     ev_timer  sweeper;
     unsigned  heartbeat_ms;        /* base interval */
+    unsigned  ticket_ttl;          /* seconds */
     bool      allow_signup;
     bool      allow_advertised;
     unsigned  rate_max, rate_window;

@@ -1,7 +1,7 @@
 /*
  * tracker_ticket.c - introductions: POST /connect-peer {peer} gives the
  * caller the target's address and a one-time ticket bound to (caller,
- * target, TRACKER_TICKET_TTL seconds); the target checks the ticket with
+ * target, --ticket-ttl seconds); the target checks the ticket with
  * POST /verify-ticket {ticket} and learns who is connecting.  The tracker
  * keeps only the ticket's SHA-256 and carries no message.
  */
@@ -60,7 +60,7 @@ static void ticket_connect(http_txn *t, void *arg)
         return;
     }
     char ticket[TICKET_HEX_LEN + 1], hash[SHA256_HEX_LEN + 1];
-    int64_t expires = db_now(tr->store) + TRACKER_TICKET_TTL;
+    int64_t expires = db_now(tr->store) + tr->ticket_ttl;
     if (entropy_hex(ticket, TRACKER_TICKET_BYTES) < 0) {
         tracker_error(tr, t, 503, "service unavailable", "no randomness");
         return;
@@ -84,7 +84,7 @@ static void ticket_connect(http_txn *t, void *arg)
     json_w_key(w, "expires_at");
     json_w_int(w, expires);
     json_w_key(w, "expires_in");
-    json_w_int(w, TRACKER_TICKET_TTL);
+    json_w_int(w, tr->ticket_ttl);
     json_w_end_object(w);
     tracker_reply(tr, t, 200);
 }
