@@ -186,6 +186,29 @@ static void chan_post(http_txn *t, void *arg)
     chan_create(tr, t, &u, name, access, pw);
 }
 
+/* The user `who` to invite into c: 0 with *target, or -1 after answering
+ * 404 (no such user) or 409 (already a member). */
+static int invite_target(struct tracker *tr, http_txn *t, const struct tracker_channel *c,
+                         const char *who, struct db_user *target)
+{
+    struct tracker_channel tc;
+    if (db_user_get(tr->store, who, target) < 0) {
+        if (db_errcode(tr->store) == DB_E_NOTFOUND || db_errcode(tr->store) == DB_E_INVALID)
+            tracker_error(tr, t, 404, "not found", "no such user");
+        else
+            tracker_store_error(tr, t, "invite");
+        return -1;
+    }
+    int r = tracker_db_channel_get(tr, c->name, target->id, &tc);
+    if (r < 0)
+        tracker_store_error(tr, t, "invite");
+    else if (r == 1 && tc.member)
+        tracker_error(tr, t, 409, "conflict", "that user is already a member");
+    else
+        return 0;
+    return -1;
+}
+
 /* POST /channels/:name/invite {user}: the owner lets a user in. */
 static void chan_invite(http_txn *t, void *arg)
 {
@@ -207,20 +230,9 @@ static void chan_invite(http_txn *t, void *arg)
         tracker_error(tr, t, 403, "forbidden", "only the channel's owner invites");
         return;
     }
-    if (db_user_get(tr->store, who, &target) < 0) {
-        if (db_errcode(tr->store) == DB_E_NOTFOUND || db_errcode(tr->store) == DB_E_INVALID)
-            tracker_error(tr, t, 404, "not found", "no such user");
-        else
-            tracker_store_error(tr, t, "invite");
+    if (invite_target(tr, t, &c, who, &target) < 0)
         return;
-    }
-    struct tracker_channel tc;
-    int r = tracker_db_channel_get(tr, c.name, target.id, &tc);
-    if (r == 1 && tc.member) {
-        tracker_error(tr, t, 409, "conflict", "that user is already a member");
-        return;
-    }
-    if (r < 0 || tracker_db_invite(tr, c.id, target.id, u.id) < 0) {
+    if (tracker_db_invite(tr, c.id, target.id, u.id) < 0) {
         tracker_store_error(tr, t, "invite");
         return;
     }

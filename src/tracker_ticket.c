@@ -17,6 +17,58 @@
 
 #define TICKET_HEX_LEN (2 * TRACKER_TICKET_BYTES)
 
+/* The active peer of user `who` for caller u: 0 with *p and *target, or
+ * -1 after answering 404 (no such user), 409 (offline) or 422 (yourself). */
+static int ticket_target(struct tracker *tr, http_txn *t, const struct tracker_user *u,
+                         const char *who, struct tracker_peer *p, int64_t *target)
+{
+    struct db_user any;
+    if (strcasecmp(who, u->name) == 0) {
+        tracker_error(tr, t, 422, "unprocessable entity", "you cannot connect to yourself");
+        return -1;
+    }
+    int r = tracker_db_peer_active(tr, who, p, target);
+    if (r == 1)
+        return 0;
+    if (r < 0)
+        tracker_store_error(tr, t, "connect-peer");
+    else if (db_user_get(tr->store, who, &any) == 0)
+        tracker_error(tr, t, 409, "conflict", "that peer is not online");
+    else
+        tracker_error(tr, t, 404, "not found", "no such user");
+    return -1;
+}
+
+/* A new ticket from u to target into ticket[]: 0, or -1 after answering
+ * 429 (too many unused ones) or 5xx. */
+static int ticket_issue(struct tracker *tr, http_txn *t, const struct tracker_user *u,
+                        int64_t target, char ticket[TICKET_HEX_LEN + 1], int64_t *expires)
+{
+    char hash[SHA256_HEX_LEN + 1];
+    int64_t open = tracker_db_ticket_open(tr, u->id);
+    if (open >= TRACKER_MAX_OPEN_TICKETS) {
+        http_txn_add_header(t, "Retry-After", "60");
+        tracker_error(tr, t, 429, "too many requests",
+                      "too many unused tickets: use them or let them expire");
+        return -1;
+    }
+    if (open < 0)
+        goto fail;
+    if (entropy_hex(ticket, TRACKER_TICKET_BYTES) < 0) {
+        tracker_error(tr, t, 503, "service unavailable", "no randomness");
+        return -1;
+    }
+    sha256_hex(ticket, TICKET_HEX_LEN, hash);
+    *expires = db_now(tr->store) + tr->ticket_ttl;
+    if (tracker_db_ticket_put(tr, hash, u->id, target, *expires) < 0)
+        goto fail;
+    tr->m.tickets_issued++;
+    return 0;
+fail:
+    tracker_store_error(tr, t, "connect-peer");
+    return -1;
+}
+
 /* POST /connect-peer {peer} */
 static void ticket_connect(http_txn *t, void *arg)
 {
@@ -25,7 +77,8 @@ static void ticket_connect(http_txn *t, void *arg)
     struct tracker_peer p;
     const json_value *root;
     const char *who;
-    int64_t target;
+    char ticket[TICKET_HEX_LEN + 1];
+    int64_t target, expires;
     if (tracker_auth(tr, t, &u) < 0 || tracker_body(tr, t, &root, true) < 0
         || tracker_str(t, root, "peer", DB_MAX_NAME, &who, tr) < 0)
         return;
@@ -33,44 +86,9 @@ static void ticket_connect(http_txn *t, void *arg)
         tracker_error(tr, t, 400, "bad request", "\"peer\" (a user name) is required");
         return;
     }
-    if (strcasecmp(who, u.name) == 0) {
-        tracker_error(tr, t, 422, "unprocessable entity", "you cannot connect to yourself");
+    if (ticket_target(tr, t, &u, who, &p, &target) < 0
+        || ticket_issue(tr, t, &u, target, ticket, &expires) < 0)
         return;
-    }
-    int r = tracker_db_peer_active(tr, who, &p, &target);
-    if (r <= 0) {
-        struct db_user any;
-        if (r < 0)
-            tracker_store_error(tr, t, "connect-peer");
-        else if (db_user_get(tr->store, who, &any) == 0)
-            tracker_error(tr, t, 409, "conflict", "that peer is not online");
-        else
-            tracker_error(tr, t, 404, "not found", "no such user");
-        return;
-    }
-    int64_t open = tracker_db_ticket_open(tr, u.id);
-    if (open < 0) {
-        tracker_store_error(tr, t, "connect-peer");
-        return;
-    }
-    if (open >= TRACKER_MAX_OPEN_TICKETS) {
-        http_txn_add_header(t, "Retry-After", "60");
-        tracker_error(tr, t, 429, "too many requests",
-                      "too many unused tickets: use them or let them expire");
-        return;
-    }
-    char ticket[TICKET_HEX_LEN + 1], hash[SHA256_HEX_LEN + 1];
-    int64_t expires = db_now(tr->store) + tr->ticket_ttl;
-    if (entropy_hex(ticket, TRACKER_TICKET_BYTES) < 0) {
-        tracker_error(tr, t, 503, "service unavailable", "no randomness");
-        return;
-    }
-    sha256_hex(ticket, TICKET_HEX_LEN, hash);
-    if (tracker_db_ticket_put(tr, hash, u.id, target, expires) < 0) {
-        tracker_store_error(tr, t, "connect-peer");
-        return;
-    }
-    tr->m.tickets_issued++;
     json_writer *w = tracker_json(t);
     json_w_begin_object(w);
     json_w_key(w, "peer");
