@@ -4,6 +4,7 @@
 # POST /heartbeat (a database write each, a different peer every time).
 # Prints figures; not a pass/fail test.
 #   WR_BUILDDIR=_b bash t/bench/tracker.sh [SECONDS] [CONNECTIONS]
+# BENCH_PERF=FILE also records a perf profile of the tracker into FILE.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -68,6 +69,7 @@ print('submit-info: %d peers registered in %.2f s (%.0f/s, one connection); '
 PY
 
 token=$(head -1 "$tmp/tokens.txt")
+[ -n "${BENCH_PERF:-}" ] && { perf record -g -o "$BENCH_PERF" -p "$pid" -- sleep "$secs" >/dev/null 2>&1 & }
 echo "== GET /get-list, $peers active peers, $conns connections, ${secs}s"
 wrk -t2 -c"$conns" -d"${secs}s" -H "Authorization: Bearer $token" \
     "http://127.0.0.1:$port/get-list" | grep -E "Requests/sec|Latency|Non-2xx|Socket errors" || true
