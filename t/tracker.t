@@ -348,6 +348,19 @@ like(h.get('set-cookie', ''), r'session=;.*Max-Age=0', 'logout expires the cooki
 ok('carol' not in names(A.call('GET', '/get-list')[2]['peers']), 'carol left the list at once')
 err_is(C.call('GET', '/get-list'), 401, 'the old token no longer works')
 
+# --- hostile input: the tracker answers and stays up ---
+resp = raw(srv.port, b'\x00\xffGARBAGE\r\n\r\n')
+like(resp, rb'^HTTP/1\.1 400', 'garbage request line: 400')
+big = req('POST', '/submit-info', {'Content-Type': 'application/json',
+                                   'Authorization': 'Bearer ' + alice}, b'{' * 100000)
+like(raw(srv.port, big), rb'^HTTP/1\.1 413', 'a 100 KB body: 413')
+err_is(A.call('POST', '/submit-info', raw=b'[' * 5000, headers=JSON), 400,
+       'JSON nested 5000 deep: 400')
+err_is(A.call('POST', '/add-list', raw=b'{"channel": "a\\u0000b"}', headers=JSON), 422,
+       'a NUL inside a channel name: 422')
+err_is(A.call('GET', '/get-list', token='x' * 5000), 401, 'a 5000-byte token: 401')
+is_(A.call('GET', '/get-list')[0], 200, 'still serving')
+
 # --- metrics ---
 st, h, body = Client(srv.port).call('GET', '/metrics')
 is_(st, 200, '/metrics: 200')
