@@ -71,5 +71,6 @@ int role_rt_run(struct role_rt *rt);
 
 extern const struct role_def role_backend_def;
 extern const struct role_def role_proxy_def;
+extern const struct role_def role_tracker_def;
 
 #endif
