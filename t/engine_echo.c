@@ -3,6 +3,7 @@
  * engine API only (weaprous.h): every way a handler can answer.
  *
  *   engine_echo --port N [--stream-port N] [--dir DIR] [--max-body BYTES]
+ *               [--stream-max-body BYTES]
  *               [--header-timeout-ms MS] [--keepalive-timeout-ms MS]
  *               [--body-timeout-ms MS] [--send-timeout-ms MS]
  *
@@ -520,6 +521,7 @@ static void stream_handler(http_txn *t, void *arg)
 
 struct echo_opts {
     int  port, stream_port;
+    size_t stream_max_body;
     struct http_server_config cfg;
 };
 
@@ -558,6 +560,8 @@ static int parse_args(int argc, char **argv, struct echo_opts *o, struct echo_ap
             o->stream_port = (int)n;
         else if (strcmp(k, "--max-body") == 0)
             o->cfg.max_body = (size_t)n;
+        else if (strcmp(k, "--stream-max-body") == 0)
+            o->stream_max_body = (size_t)n;
         else if (strcmp(k, "--header-timeout-ms") == 0)
             o->cfg.header_timeout_ms = (unsigned)n;
         else if (strcmp(k, "--keepalive-timeout-ms") == 0)
@@ -606,6 +610,7 @@ int main(int argc, char **argv)
     if (o.stream_port) {
         struct http_server_config scfg = o.cfg;
         scfg.stream_body = true;
+        scfg.max_body = o.stream_max_body;
         app.stream = http_server_new(app.loop, &scfg, stream_handler, &app);
         if (!app.stream || http_server_listen(app.stream, "127.0.0.1", o.stream_port) < 0) {
             fprintf(stderr, "engine_echo: listen on %d: %s\n", o.stream_port, strerror(errno));
