@@ -753,13 +753,17 @@ static void conn_read_body(struct conn *c)
 static void conn_stream_body(struct conn *c)
 {
     http_txn *t = c->txn;
-    if (!t || !t->body_cb || t->body_paused || t->body_done)
+    if (!t || !t->body_cb || t->body_paused)
         return;
     if (!t->has_body) {
-        t->body_done = true;
-        t->body_cb(t, "", 0, true, t->body_arg);
+        /* body_done is already true here: the one promised call, once */
+        http_body_cb cb = t->body_cb;
+        t->body_cb = NULL;
+        cb(t, "", 0, true, t->body_arg);
         return;
     }
+    if (t->body_done)
+        return;
     char *p;
     bool done;
     ssize_t n = conn_take_body(c, &p, &done);
