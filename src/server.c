@@ -767,17 +767,16 @@ static void conn_stream_body(struct conn *c)
     char *p;
     bool done;
     ssize_t n = conn_take_body(c, &p, &done);
-    if (n < 0) {
-        http_txn_abort(t);
+    size_t max = c->srv->cfg.max_body ? c->srv->cfg.max_body : HTTP_DEFAULT_MAX_BODY;
+    if (n >= 0)
+        t->dechunk.total += t->chunked_in ? 0 : (uint64_t)n;
+    if (n < 0 || t->dechunk.total > max) {
+        /* The handler owns t: drop the client as if it had left, so that
+         * on_close tells the handler and t stays valid until completed. */
+        conn_close(c);
         return;
     }
     t->body_done = done;
-    size_t max = c->srv->cfg.max_body ? c->srv->cfg.max_body : HTTP_DEFAULT_MAX_BODY;
-    t->dechunk.total += t->chunked_in ? 0 : (uint64_t)n;
-    if (t->dechunk.total > max) {
-        http_txn_abort(t);
-        return;
-    }
     if (n == 0 && !done)
         return;
     http_body_cb cb = t->body_cb;
