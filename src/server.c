@@ -320,6 +320,10 @@ static bool txn_keepalive(const http_txn *t)
         return false;
     if (h->flags & HTTP_F_CONN_CLOSE)
         return false;
+    /* stream_body: an answer before the whole body was read ends the
+     * connection (txn_complete), so it must say Connection: close. */
+    if (t->has_body && !t->body_done)
+        return false;
     if (h->version_major == 1 && h->version_minor == 0)
         return (h->flags & HTTP_F_CONN_KEEPALIVE) != 0;
     return h->version_major == 1;
