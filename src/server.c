@@ -96,6 +96,7 @@ struct http_txn {
     buf              content;
     bool             head_only;     /* HEAD request: no body bytes */
     bool             chunked_out;
+    int64_t          declared_len;  /* streamed Content-Length, or -1 */
     uint64_t         body_bytes;
     http_txn_cb      drain_cb, close_cb;
     void            *drain_arg, *close_arg;
@@ -228,6 +229,7 @@ static http_txn *txn_new(struct conn *c)
     t->srv = c->srv;
     t->status = 200;
     t->head.content_length = -1;
+    t->declared_len = -1;
     t->started = ev_wall(c->srv->loop);
     buf_init(&t->body, cfg_or((unsigned)c->srv->cfg.max_body, HTTP_DEFAULT_MAX_BODY) + 1);
     buf_init(&t->fields, TXN_HEAD_CAP);
@@ -1292,6 +1294,8 @@ int http_txn_begin(http_txn *t, int64_t content_length)
     if (txn_write_head(t, content_length) < 0)
         return -1;
     t->res = RES_STREAM;
+    if (!t->head_only && status_has_body(t->status))
+        t->declared_len = content_length;
     struct conn *c = t->c;
     if (c->busy == 0 && conn_flush(c) == 0)
         conn_update(c);
@@ -1311,6 +1315,11 @@ int http_txn_write(http_txn *t, const void *p, size_t n)
     }
     if (t->head_only || n == 0)
         return 0;
+    /* more than the announced length would be read as the next response */
+    if (t->declared_len >= 0 && t->body_bytes + n > (uint64_t)t->declared_len) {
+        errno = EINVAL;
+        return -1;
+    }
     size_t need = n + (t->chunked_out ? 20 : 0);
     if (buf_room(&c->out) < need) {
         errno = ENOBUFS;
@@ -1344,7 +1353,9 @@ void http_txn_end(http_txn *t)
     struct conn *c = t->c;
     if (c && t->chunked_out && !t->head_only && buf_append(&c->out, "0\r\n\r\n", 5) < 0)
         conn_close(c);
-    if (c && !t->chunked_out && t->head.version_minor == 0)
+    /* Close-delimited bodies were made closing by txn_write_head(); a body
+     * shorter than its Content-Length can only be reported by closing. */
+    if (c && t->declared_len >= 0 && t->body_bytes < (uint64_t)t->declared_len)
         c->close_after = true;
     txn_complete(t);
 }

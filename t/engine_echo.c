@@ -10,12 +10,13 @@
  * Routes on --port (buffered bodies):
  *   /echo            the request body as the response body; request facts in
  *                    X-Echo-* fields, and as text with ?text=1
- *   /stream?n=&size=&delay=&cl=&pace=
+ *   /stream?n=&size=&delay=&cl=&pace=&clfix=
  *                    n pieces of size bytes (piece i is the letter 'a'+i%26
  *                    repeated), chunked (or with Content-Length when cl=1),
  *                    produced with begin/write/on_drain; delay=MS starts
  *                    the response from a timer; pace=1 writes one piece per
- *                    drain callback
+ *                    drain callback; clfix=N announces N bytes whatever it
+ *                    writes (a handler bug the engine must contain)
  *   /slow?ms=N       answered N ms later from a timer (async handler)
  *   /big?n=BYTES     a buffered body of BYTES bytes
  *   /file?path=NAME  http_txn_send_file of DIR/NAME (NAME without '/')
@@ -54,7 +55,7 @@ struct echo_app {
     http_server *main, *stream;
     char         dir[ECHO_DIR_MAX];
     uint64_t     slow_started, slow_done, slow_orphaned;
-    uint64_t     streams_started, streams_done, streams_orphaned;
+    uint64_t     streams_started, streams_done, streams_orphaned, streams_failed;
     uint64_t     uploads_started, uploads_done, uploads_closed, hijacked;
 };
 
@@ -171,7 +172,8 @@ static void stream_fill(http_txn *t, void *arg)
                 j->in_fill = false;
                 return;
             }
-            http_txn_end(t);     /* client gone: complete (only frees) */
+            j->app->streams_failed++;   /* client gone, or over the length */
+            http_txn_end(t);
             stream_free(j);
             return;
         }
@@ -222,7 +224,7 @@ static void route_stream(struct echo_app *app, http_txn *t)
 {
     long long n = query_num(t, "n", 10), size = query_num(t, "size", 100);
     long long delay = query_num(t, "delay", 0), cl = query_num(t, "cl", 0);
-    long long pace = query_num(t, "pace", 0);
+    long long pace = query_num(t, "pace", 0), clfix = query_num(t, "clfix", -1);
     if (n < 0 || size <= 0 || size > (long long)ECHO_MAX_STREAM_PIECE || delay < 0 ||
         n > (1ll << 24)) {
         http_txn_error(t, 400);
@@ -239,6 +241,8 @@ static void route_stream(struct echo_app *app, http_txn *t)
     j->n = n;
     j->size = size;
     j->cl = cl == 1 ? (int64_t)(n * size) : -1;
+    if (clfix >= 0)
+        j->cl = clfix;      /* a handler that gets its own length wrong */
     j->pace = pace == 1;
     app->streams_started++;
     ev_timer_init(&j->timer, stream_later, j);
@@ -351,10 +355,12 @@ static void route_stats(struct echo_app *app, http_txn *t)
     http_txn_printf(t, "slow_started=%" PRIu64 "\nslow_done=%" PRIu64
                     "\nslow_orphaned=%" PRIu64 "\nstreams_started=%" PRIu64
                     "\nstreams_done=%" PRIu64 "\nstreams_orphaned=%" PRIu64
+                    "\nstreams_failed=%" PRIu64
                     "\nuploads_started=%" PRIu64 "\nuploads_done=%" PRIu64
                     "\nuploads_closed=%" PRIu64 "\nhijacked=%" PRIu64 "\n",
                     app->slow_started, app->slow_done, app->slow_orphaned,
                     app->streams_started, app->streams_done, app->streams_orphaned,
+                    app->streams_failed,
                     app->uploads_started, app->uploads_done, app->uploads_closed,
                     app->hijacked);
     http_txn_finish(t);
