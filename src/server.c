@@ -65,6 +65,7 @@ struct conn {
     ev_timer         timer;
     unsigned         nrequests;
     bool             eof;           /* client shut its sending side */
+    bool             yielded;       /* stopped for fairness with input left */
     bool             close_after;   /* close once the response is out */
     int              file_fd;       /* body being sent from a file */
     off_t            file_off, file_left;
@@ -504,6 +505,10 @@ static int conn_interest(const struct conn *c)
     case CONN_CLOSED:
         return 0;
     }
+    /* Requests left in the buffer bring no new readiness: ask for
+     * writability, which comes at once, to get another turn next pass. */
+    if (c->yielded)
+        ev |= EV_WRITE;
     return ev;
 }
 
@@ -815,14 +820,17 @@ static void conn_after_response(struct conn *c)
 static void conn_step(struct conn *c)
 {
     c->busy++;
+    c->yielded = false;
     unsigned handled = 0;
     for (;;) {
         enum conn_state before = c->state;
         size_t in_before = buf_len(&c->in);
         switch (c->state) {
         case CONN_HEAD:
-            if (handled++ >= HTTP_MAX_PIPELINE_PER_PASS && buf_len(&c->in))
-                goto out;   /* fairness: the rest waits for the next pass */
+            if (handled++ >= HTTP_MAX_PIPELINE_PER_PASS && buf_len(&c->in)) {
+                c->yielded = true;  /* fairness: the rest waits a pass */
+                goto out;
+            }
             conn_read_head(c);
             break;
         case CONN_BODY:
