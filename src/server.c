@@ -493,8 +493,12 @@ static int conn_interest(const struct conn *c)
         if (can_read && buf_len(&c->out) < CONN_OUT_HIGH_WATER)
             ev |= EV_READ;
         break;
-    case CONN_BODY:
     case CONN_HANDLER:
+        /* a drain callback waits for writability even with nothing queued */
+        if (c->txn && c->txn->drain_cb)
+            ev |= EV_WRITE;
+        /* fall through */
+    case CONN_BODY:
     case CONN_SEND:
         if (can_read)
             ev |= EV_READ;
@@ -579,12 +583,21 @@ static int conn_flush(struct conn *c)
         close(c->file_fd);
         c->file_fd = -1;
     }
-    if (c->txn && c->txn->drain_cb && buf_len(&c->out) < CONN_OUT_HIGH_WATER / 2) {
-        http_txn_cb cb = c->txn->drain_cb;
-        c->txn->drain_cb = NULL;
-        cb(c->txn, c->txn->drain_arg);
-    }
     return 0;
+}
+
+/* Runs the drain callback once the output is low.  Only from conn_io():
+ * called from inside http_txn_write() it would recurse into the producer
+ * (one frame per piece) and free its state under it. */
+static void conn_drained(struct conn *c)
+{
+    http_txn *t = c->txn;
+    if (c->state == CONN_CLOSED || !t || !t->drain_cb ||
+        buf_len(&c->out) >= CONN_OUT_HIGH_WATER / 2)
+        return;
+    http_txn_cb cb = t->drain_cb;
+    t->drain_cb = NULL;
+    cb(t, t->drain_arg);
 }
 
 /* Reads once.  Returns 1 if bytes came, 0 for nothing new, -1 if closed. */
@@ -870,7 +883,9 @@ static void conn_io(ev_loop *loop, int fd, int events, void *arg)
     int rc = 0;
     if ((events & EV_WRITE) && conn_flush(c) < 0)
         conn_close(c);
-    else if ((events & EV_READ) && c->state != CONN_CLOSED)
+    if ((events & EV_WRITE) && c->state != CONN_CLOSED)
+        conn_drained(c);
+    if ((events & EV_READ) && c->state != CONN_CLOSED)
         rc = conn_fill(c);
     c->busy--;
     if (rc < 0 || c->state == CONN_CLOSED)
@@ -1377,6 +1392,8 @@ void http_txn_on_drain(http_txn *t, http_txn_cb cb, void *arg)
 {
     t->drain_cb = cb;
     t->drain_arg = arg;
+    if (t->c && t->c->busy == 0)
+        conn_update(t->c);
 }
 
 void http_txn_on_close(http_txn *t, http_txn_cb cb, void *arg)
