@@ -347,6 +347,21 @@ def header_timeout(srv, ms):
     alive(srv, '408')
 
 
+def send_timeout(srv, ms):
+    c = Conn(srv.port)
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.send(b'GET /file?path=big HTTP/1.1\r\nHost: t\r\n\r\n')
+    time.sleep(0.1)
+    ok(stats(srv).get('connections_active') == 2, 'a client that stops reading a 32 MiB answer is held')
+    t0 = time.monotonic()
+    gone = wait_until(lambda: stats(srv).get('connections_active') == 1, ms / 1000.0 * 8, 0.05)
+    took = time.monotonic() - t0
+    ok(gone, '  then dropped after --send-timeout-ms %d (%.2fs)' % (ms, took))
+    ok(took >= ms / 1000.0 * 0.5, '  not before it')
+    c.close()
+    alive(srv, 'a send timeout')
+
+
 def pipelining(srv):
     body = b'posted-body-123'
     data = (b'GET /echo?n=1 HTTP/1.1\r\nHost: t\r\n\r\n'
@@ -744,10 +759,11 @@ def main():
         ok(srv.alive(), 'engine_echo survived everything')
 
     timeouts = [ECHO, '--port', '{port}', '--header-timeout-ms', '400',
-                '--keepalive-timeout-ms', '600']
+                '--keepalive-timeout-ms', '600', '--send-timeout-ms', '500', '--dir', fdir]
     with Server(argv=timeouts) as srv:
         header_timeout(srv, 400)
         idle_timeout(srv, 600)
+        send_timeout(srv, 500)
 
     with Server('backend', '--www', www, '--static', st) as srv:
         r = get(srv.port, '/')
