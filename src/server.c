@@ -419,6 +419,7 @@ static void txn_complete(http_txn *t)
 /* --- connection I/O --- */
 
 static void srv_maybe_done(http_server *s);
+static void srv_grace_over(ev_loop *loop, ev_timer *t, void *arg);
 
 static void conn_free(ev_loop *loop, void *arg)
 {
@@ -985,6 +986,8 @@ http_server *http_server_new(ev_loop *loop, const struct http_server_config *cfg
     s->handler = handler;
     s->arg = arg;
     ev_timer_init(&s->accept_timer, srv_resume_accept, s);
+    /* initialised here: http_server_free() stops it even without shutdown */
+    ev_timer_init(&s->grace_timer, srv_grace_over, s);
     return s;
 }
 
@@ -1081,7 +1084,6 @@ void http_server_shutdown(http_server *s, unsigned grace_ms,
         else
             c->close_after = true;
     }
-    ev_timer_init(&s->grace_timer, srv_grace_over, s);
     ev_timer_start(s->loop, &s->grace_timer, grace_ms, 0);
     srv_maybe_done(s);
 }
