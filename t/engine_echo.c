@@ -348,6 +348,7 @@ static void route_stats(struct echo_app *app, http_txn *t)
     struct http_server_stats st;
     http_server_get_stats(app->main, &st);
     http_txn_add_header(t, "Content-Type", "text/plain");
+    http_txn_printf(t, "backend=%s\n", ev_backend_name());
     http_txn_printf(t, "connections_total=%" PRIu64 "\nrequests_total=%" PRIu64
                     "\nerrors_total=%" PRIu64 "\nconnections_active=%zu\n",
                     st.connections_total, st.requests_total, st.errors_total,
