@@ -189,6 +189,28 @@ BAD_400 = [
     ('two Host fields', H('GET /echo HTTP/1.1', 'Host: t', 'Host: u')),
     ('garbage version', H('GET /echo HTTP/1.x', 'Host: t')),
     ('lowercase http version', H('GET /echo http/1.1', 'Host: t')),
+    ('Transfer-Encoding not ending in chunked',
+     H('POST /echo HTTP/1.1', 'Host: t', 'Transfer-Encoding: chunked, gzip')),
+    ('two Transfer-Encoding fields, chunked then identity',
+     H('POST /echo HTTP/1.1', 'Host: t', 'Transfer-Encoding: chunked',
+       'Transfer-Encoding: identity', body=b'0\r\n\r\n')),
+    ('Transfer-Encoding in HTTP/1.0',
+     H('POST /echo HTTP/1.0', 'Transfer-Encoding: chunked', body=b'0\r\n\r\n')),
+    ('Content-Length as a list', H('POST /echo HTTP/1.1', 'Host: t',
+                                   'Content-Length: 5, 5', body=b'hello')),
+    ('Content-Length with a sign', H('POST /echo HTTP/1.1', 'Host: t',
+                                     'Content-Length: +5', body=b'hello')),
+    ('chunk lines ending in bare LF',
+     H('POST /echo HTTP/1.1', 'Host: t', 'Transfer-Encoding: chunked',
+       body=b'5\nhello\n0\n\n')),
+    ('space after the chunk size',
+     H('POST /echo HTTP/1.1', 'Host: t', 'Transfer-Encoding: chunked',
+       body=b'5 \r\nhello\r\n0\r\n\r\n')),
+    ('DEL in a value', H('GET /echo HTTP/1.1', 'Host: t', 'X-A: \x7f')),
+    ('control byte in a value', H('GET /echo HTTP/1.1', 'Host: t', 'X-A: \x01')),
+    ('two spaces in the request line', H('GET  /echo HTTP/1.1', 'Host: t')),
+    ('percent-encoded NUL in the path', H('GET /ec%00ho HTTP/1.1', 'Host: t')),
+    ('bad percent escape in the path', H('GET /ec%zzho HTTP/1.1', 'Host: t')),
     ('binary garbage', b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03' + b'\xff' * 40 + b'\r\n\r\n'),
 ]
 
@@ -500,6 +522,15 @@ def stats(srv):
     return out
 
 
+def buffered_over_cap(srv):
+    r, closed = request(srv.port, b'GET /big?n=5000000 HTTP/1.1\r\nHost: t\r\n\r\n')
+    is_(r.status if r else None, 500,
+        'a buffered body over the output cap is refused whole (500), never truncated')
+    r = get(srv.port, '/big?n=4000000')
+    ok(r is not None and r.status == 200 and len(r.body) == 4000000,
+       '  4,000,000 bytes under the cap are sent whole')
+
+
 def async_once(srv):
     c = Conn(srv.port)
     c.send(b'GET /slow?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n'
@@ -767,6 +798,7 @@ def main():
         continue_100(srv)
         head_requests(srv, fdir)
         chunked_bodies(srv)
+        buffered_over_cap(srv)
         async_once(srv)
         streaming(srv)
         vanishing(srv, fdir)
