@@ -169,6 +169,25 @@ static bool take_te(struct http_facts *f, const char *v, size_t n)
     return true;
 }
 
+/* The HTTP_F_CONN_* flags of one Connection value, in one pass. */
+static unsigned connection_flags(const char *v, size_t n)
+{
+    static const struct { const char *lname; uint8_t len; uint8_t flag; } opts[] = {
+        { "close", 5, HTTP_F_CONN_CLOSE },
+        { "keep-alive", 10, HTTP_F_CONN_KEEPALIVE },
+        { "upgrade", 7, HTTP_F_CONN_UPGRADE },
+    };
+    size_t pos = 0, elen;
+    const char *e;
+    unsigned flags = 0;
+
+    while (http_list_next(v, n, &pos, &e, &elen))
+        for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+            if (elen == opts[k].len && http_ieq(e, opts[k].lname, elen))
+                flags |= opts[k].flag;
+    return flags;
+}
+
 /* Applies one field's meaning to h and f.  Returns 0 or an error status
  * (with *why set). */
 static int take_field(struct http_parser *p, struct http_head *h,
@@ -207,12 +226,7 @@ static int take_field(struct http_parser *p, struct http_head *h,
             return *why = "bad Transfer-Encoding", 400;
         return 0;
     case HF_CONNECTION:
-        if (http_list_has(hd->value, hd->value_len, "close"))
-            h->flags |= HTTP_F_CONN_CLOSE;
-        if (http_list_has(hd->value, hd->value_len, "keep-alive"))
-            h->flags |= HTTP_F_CONN_KEEPALIVE;
-        if (http_list_has(hd->value, hd->value_len, "upgrade"))
-            h->flags |= HTTP_F_CONN_UPGRADE;
+        h->flags |= connection_flags(hd->value, hd->value_len);
         return 0;
     case HF_UPGRADE:
         h->flags |= HTTP_F_UPGRADE;
@@ -251,6 +265,8 @@ static int judge(struct http_parser *p, struct http_head *h,
     h->content_length = f->cl;
     if (!req)
         return 0;
+    if (h->version_minor == 0)   /* RFC 9110 10.1.1: ignored in HTTP/1.0 */
+        h->flags &= ~(unsigned)HTTP_F_EXPECT_CONTINUE;
     if (f->hosts > 1)
         return *why = "several Host fields", 400;
     if (f->hosts == 0 && h->version_minor >= 1)
@@ -363,10 +379,43 @@ static inline void store_field(struct http_parser *p, const unsigned char *b,
 
 #define FAIL(st, why) return fail(p, (st), (why))
 
+/* The first index in [i, lim) whose byte is not of class cls, or lim.
+ * Unrolled: this loop is where the parser spends its time. */
+static inline size_t skip_class(const unsigned char *b, size_t i, size_t lim,
+                                unsigned cls)
+{
+#define SKIP_ONE(k) if (!(http_ctype[b[i + k]] & cls)) return i + k
+    while (lim - i >= 8) {
+        SKIP_ONE(0); SKIP_ONE(1); SKIP_ONE(2); SKIP_ONE(3);
+        SKIP_ONE(4); SKIP_ONE(5); SKIP_ONE(6); SKIP_ONE(7);
+        i += 8;
+    }
+#undef SKIP_ONE
+    while (i < lim && (http_ctype[b[i]] & cls))
+        i++;
+    return i;
+}
+
+/* skip_class(HC_VALUE) eight bytes at a time: a word none of whose bytes is
+ * below 0x20 or equal to 0x7f is all field-value bytes.  A word that may
+ * hold one (HTAB included) goes through the byte loop. */
+static inline size_t skip_value(const unsigned char *b, size_t i, size_t lim)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+
+    while (lim - i >= 8) {
+        uint64_t x, y;
+        memcpy(&x, b + i, 8);
+        y = x ^ (ones * 0x7f);
+        if (((x - ones * 0x20) & ~x & highs) | ((y - ones) & ~y & highs))
+            break;
+        i += 8;
+    }
+    return skip_class(b, i, lim, HC_VALUE);
+}
+
 /* Advances i over bytes of class `cls`, but not to or past lim. */
-#define SKIP(cls, lim) \
-    while (i < (lim) && (http_ctype[b[i]] & (cls))) \
-        i++
+#define SKIP(cls, lim) (i = skip_class(b, i, (lim), (cls)))
 
 int http_parse_head(struct http_parser *p, const char *buf, size_t len,
                     struct http_head *h)
@@ -377,7 +426,9 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len,
                                                            : HTTP_MAX_HEADERS;
     size_t end = len < max_head ? len : max_head;
     size_t i = p->pos;
-    size_t line_lim = p->line_start + p->max_line;
+    /* a line cannot outgrow the head: clamping also keeps the sum exact */
+    size_t max_line = p->max_line < max_head ? p->max_line : max_head;
+    size_t line_lim = p->line_start + max_line;
     int st = p->state;
 
     if (st == PS_ERROR)
@@ -400,7 +451,7 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len,
                 break;
             }
             p->line_start = i;
-            line_lim = i + p->max_line;
+            line_lim = i + max_line;
             st = PS_METHOD;
             break;
         case PS_REQ_START_LF:
@@ -532,7 +583,7 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len,
             st = PS_VALUE;
             break;
         case PS_VALUE:
-            SKIP(HC_VALUE, end);
+            i = skip_value(b, i, end);
             if (i == end)
                 break;
             if (b[i] != '\r')

@@ -99,8 +99,8 @@ struct http_txn {
     bool             chunked_out;
     int64_t          declared_len;  /* streamed Content-Length, or -1 */
     uint64_t         body_bytes;
-    http_txn_cb      drain_cb, close_cb;
-    void            *drain_arg, *close_arg;
+    http_txn_cb      drain_cb, close_cb, free_cb;
+    void            *drain_arg, *close_arg, *free_arg;
     void            *data;
     char             note[256];
     char             remote[NET_ADDR_MAX];
@@ -241,6 +241,8 @@ static http_txn *txn_new(struct conn *c)
 
 static void txn_free(http_txn *t)
 {
+    if (t->free_cb)
+        t->free_cb(t, t->free_arg);
     buf_free(&t->body);
     buf_free(&t->fields);
     buf_free(&t->content);
@@ -986,7 +988,6 @@ http_server *http_server_new(ev_loop *loop, const struct http_server_config *cfg
     s->handler = handler;
     s->arg = arg;
     ev_timer_init(&s->accept_timer, srv_resume_accept, s);
-    /* initialised here: http_server_free() stops it even without shutdown */
     ev_timer_init(&s->grace_timer, srv_grace_over, s);
     return s;
 }
@@ -1396,6 +1397,12 @@ void http_txn_on_drain(http_txn *t, http_txn_cb cb, void *arg)
     t->drain_arg = arg;
     if (t->c && t->c->busy == 0)
         conn_update(t->c);
+}
+
+void http_txn_on_free(http_txn *t, http_txn_cb cb, void *arg)
+{
+    t->free_cb = cb;
+    t->free_arg = arg;
 }
 
 void http_txn_on_close(http_txn *t, http_txn_cb cb, void *arg)

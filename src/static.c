@@ -329,9 +329,10 @@ enum static_result static_serve(static_ctx *ctx, http_txn *t)
         return STATIC_DONE;
     }
     struct static_file f = { .fd = -1 };
-    int status = static_target_check(http_txn_target(t));
+    const char *target = http_txn_target(t), *path = http_txn_path(t);
+    int status = (target && path) ? static_target_check(target) : 400;
     if (status == 0)
-        status = static_map(http_txn_path(t), &f);
+        status = static_map(path, &f);
     if (status == 0)
         status = static_open(ctx, &f);
     if (status == 404 && f.type && !f.html && static_is_dir_with_index(ctx, &f)) {

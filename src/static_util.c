@@ -30,13 +30,14 @@ static bool util_digit(char c)
 
 char *static_etag(const struct stat *st, char out[STATIC_ETAG_MAX])
 {
-    /* inode-size-mtime(ns) in hex, like nginx's "mtime-size" plus the inode
-     * (a file replaced by rename changes it) and nanoseconds (two writes of
-     * the same size within one second still differ). */
+    /* size-mtime in hex, like nginx, with the mtime in nanoseconds (two
+     * writes of the same size within one second still differ).  No inode
+     * (Apache's FileETag INode trap): load-balanced backends serving copies
+     * of one tree must give the same ETag for the same file. */
     uint64_t ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u
                   + (uint64_t)st->st_mtim.tv_nsec;
-    snprintf(out, STATIC_ETAG_MAX, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
-             (uint64_t)st->st_ino, (uint64_t)st->st_size, ns);
+    snprintf(out, STATIC_ETAG_MAX, "\"%" PRIx64 "-%" PRIx64 "\"",
+             (uint64_t)st->st_size, ns);
     return out;
 }
 

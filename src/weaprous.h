@@ -10,6 +10,12 @@
  *   log.h     error and access logs
  *   net.h     socket helpers
  *   utf8.h    UTF-8 validation
+ *   json.h    JSON reader (DOM) and writer
+ *   router.h  method + path-pattern routing
+ *   app.h     the app layer: routes, hooks, request/response helpers
+ *   ws.h      WebSocket (RFC 6455) endpoints and connections
+ *   http_client.h  non-blocking HTTP/1.1 client on the reactor
+ *   db.h      the SQLite store: migrations, accounts, sessions
  */
 #ifndef WEAPROUS_H
 #define WEAPROUS_H
@@ -26,5 +32,11 @@
 #include "weaprous/log.h"
 #include "weaprous/net.h"
 #include "weaprous/utf8.h"
+#include "weaprous/json.h"
+#include "weaprous/router.h"
+#include "weaprous/app.h"
+#include "weaprous/ws.h"
+#include "weaprous/http_client.h"
+#include "weaprous/db.h"
 
 #endif

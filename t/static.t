@@ -8,19 +8,63 @@
 import gzip
 import hashlib
 import os
-import shutil
 import socket
 import struct
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
-from static_helpers import (Backend, connect, diag, done_testing, is_, ok,  # noqa: E402
-                            read_response, request, send_raw)
+from wrtest import (Server, diag, done_testing, is_, ok, parse_response,  # noqa: E402
+                    parse_responses, raw, req, tmpdir)
 
 SECRET = b'TOPSECRET-7f3a9c'
 BIG = 20 << 20
+IO_TIMEOUT = 60     # seconds for one exchange (20 MiB under ASan)
+SESSION = []        # the Cookie field once logged in: "/" is protected
+
+
+def login(port):
+    """Logs in as the fresh database's admin; the index needs a session."""
+    body = b'username=admin&password=password'
+    data = raw(port, req('POST', '/login', [
+        ('Content-Type', 'application/x-www-form-urlencoded'),
+        ('Content-Length', str(len(body))), ('Connection', 'close')],
+        body=body, host='127.0.0.1'), timeout=IO_TIMEOUT)
+    r = parse_response(data)[0]
+    cookies = [v.split(';')[0] for v in r.all('set-cookie')]
+    ok(r.status == 200 and any(c.startswith('session=') for c in cookies),
+       'logged in (the index page is behind the login)')
+    SESSION[:] = [('Cookie', '; '.join(cookies))]
+
+
+def request(port, method, target, fields=()):
+    """One request with Connection: close; the Response, or None when no
+    complete response came back."""
+    fields = list(fields) + SESSION + [('Connection', 'close')]
+    if method in ('POST', 'PUT', 'PATCH'):
+        fields.append(('Content-Length', '0'))
+    data = raw(port, req(method, target, fields, host='127.0.0.1'), timeout=IO_TIMEOUT)
+    try:
+        r = parse_response(data, head=(method == 'HEAD'))[0]
+    except ValueError as e:
+        diag('%s %s: %s' % (method, target, e))
+        return None
+    return r
+
+
+def pipeline(port, raw_requests, heads=()):
+    """Several requests on one connection; the list of responses."""
+    try:
+        return parse_responses(raw(port, raw_requests, timeout=IO_TIMEOUT), heads)
+    except ValueError as e:
+        diag('pipeline: %s' % e)
+        return []
+
+
+def connect(port):
+    s = socket.create_connection(('127.0.0.1', port), IO_TIMEOUT)
+    s.settimeout(IO_TIMEOUT)
+    return s
 
 
 def write(path, data, mtime=None):
@@ -69,28 +113,30 @@ def test_base_dir_rule(port):
     r = request(port, 'GET', '/')
     is_(r.status, 200, 'GET / -> 200')
     is_(r.body, b'<h1>index</h1>', 'GET / serves www/index.html')
-    is_(r.get('content-type'), 'text/html; charset=utf-8', 'html content type')
+    is_(r.headers.get('content-type'), 'text/html; charset=utf-8', 'html content type')
     is_(request(port, 'GET', '/index.html').body, b'<h1>index</h1>', '/index.html')
     is_(request(port, 'GET', '/page.html').body, b'<p>page</p>', 'html from www')
     r = request(port, 'GET', '/css/x.css')
     is_(r.status, 200, 'css from static/css')
-    is_(r.get('content-type'), 'text/css; charset=utf-8', 'css content type')
+    is_(r.headers.get('content-type'), 'text/css; charset=utf-8', 'css content type')
+    r2 = request(port, 'GET', '/css/x.css?v=123')
+    ok(r2.status == 200 and r2.body == r.body, 'query string ignored for the file')
     is_(request(port, 'GET', '/css/only-in-static.html').status, 404,
         'html is never taken from static/')
     is_(request(port, 'GET', '/only-in-www.css').status, 404,
         'css is never taken from www/')
     r = request(port, 'GET', '/img/a.png')
-    is_((r.status, r.get('content-type')), (200, 'image/png'), 'png')
+    is_((r.status, r.headers.get('content-type')), (200, 'image/png'), 'png')
     r = request(port, 'GET', '/LICENSE')
-    is_((r.status, r.get('content-type')), (200, 'application/octet-stream'),
+    is_((r.status, r.headers.get('content-type')), (200, 'application/octet-stream'),
         'no extension: application/octet-stream from static/')
-    is_(request(port, 'GET', '/js/app.js').get('content-type'),
+    is_(request(port, 'GET', '/js/app.js').headers.get('content-type'),
         'text/javascript; charset=utf-8', 'js content type')
     r = request(port, 'GET', '/sub/')
     is_((r.status, r.body), (200, b'<p>sub index</p>'), 'dir/ -> www/dir/index.html')
     r = request(port, 'GET', '/docs?x=1')
     is_(r.status, 301, 'directory without slash -> 301')
-    is_(r.get('location'), '/docs/?x=1', 'Location keeps the query')
+    is_(r.headers.get('location'), '/docs/?x=1', 'Location keeps the query')
     is_(request(port, 'GET', '/in.html').body, b'<p>sub index</p>',
         'symlink inside the root is followed')
     is_(request(port, 'GET', '/empty.txt').body, b'', 'empty file')
@@ -105,32 +151,31 @@ def test_errors(port):
     for m in ('POST', 'PUT', 'DELETE', 'PATCH'):
         r = request(port, m, '/index.html')
         is_(r.status, 405, '%s -> 405' % m)
-        is_(r.get('allow'), 'GET, HEAD', '%s 405 has Allow: GET, HEAD' % m)
+        is_(r.headers.get('allow'), 'GET, HEAD', '%s 405 has Allow: GET, HEAD' % m)
     r = request(port, 'GET', '/pipe.txt')
     ok(r is not None and r.status == 403, 'FIFO -> 403 (and no hang)')
 
 
 def test_head(port):
-    s = connect(port)
-    host = 'Host: x\r\n'
-    s.sendall(('HEAD /css/x.css HTTP/1.1\r\n' + host + '\r\n'
-               'GET /r.txt HTTP/1.1\r\n' + host + 'Connection: close\r\n\r\n').encode())
-    r1, rest = read_response(s, head_only=True)
-    r2, _ = read_response(s, rest)
-    s.close()
-    is_(r1.status, 200, 'HEAD -> 200')
-    is_(r1.get('content-length'), str(200 * 22), 'HEAD has the file length')
-    ok(r2 is not None and r2.status == 200 and r2.body == bytes(range(100)),
-       'HEAD sent no body: the next response on the connection parses')
+    rs = pipeline(port, req('HEAD', '/css/x.css')
+                  + req('GET', '/r.txt', [('Connection', 'close')]), heads=(0,))
+    ok(len(rs) == 2, 'HEAD then GET on one connection: two responses')
+    if len(rs) == 2:
+        is_(rs[0].status, 200, 'HEAD -> 200')
+        is_(rs[0].headers.get('content-length'), str(200 * 22), 'HEAD has the file length')
+        is_(rs[0].body, b'', 'HEAD has no body')
+        ok(rs[1].status == 200 and rs[1].body == bytes(range(100)),
+           'HEAD sent no body: the next response on the connection parses')
 
 
 def test_conditionals(port):
     r = request(port, 'GET', '/r.txt')
-    etag, lm = r.get('etag'), r.get('last-modified')
+    etag, lm = r.headers.get('etag'), r.headers.get('last-modified')
     ok(etag and etag.startswith('"') and lm, 'ETag and Last-Modified present')
-    is_(r.get('accept-ranges'), 'bytes', 'Accept-Ranges: bytes')
-    is_(r.get('cache-control'), 'public, max-age=3600', 'asset Cache-Control')
-    is_(request(port, 'GET', '/').get('cache-control'), 'no-cache', 'html Cache-Control')
+    is_(r.headers.get('accept-ranges'), 'bytes', 'Accept-Ranges: bytes')
+    is_(r.headers.get('cache-control'), 'public, max-age=3600', 'asset Cache-Control')
+    is_(request(port, 'GET', '/page.html').headers.get('cache-control'), 'no-cache',
+        'html Cache-Control (a public page; the protected index is no-store)')
     cases = [
         ([('If-None-Match', etag)], 304, 'If-None-Match same -> 304'),
         ([('If-None-Match', 'W/' + etag)], 304, 'weak comparison -> 304'),
@@ -150,7 +195,7 @@ def test_conditionals(port):
         r = request(port, 'GET', '/r.txt', fields)
         is_(r.status, want, name)
         if want == 304:
-            ok(r.body == b'' and r.get('etag') == etag, name + ': no body, ETag repeated')
+            ok(r.body == b'' and r.headers.get('etag') == etag, name + ': no body, ETag repeated')
     r = request(port, 'HEAD', '/r.txt', [('If-None-Match', etag)])
     is_(r.status, 304, 'HEAD conditional -> 304')
 
@@ -158,7 +203,7 @@ def test_conditionals(port):
 def test_ranges(port):
     data = bytes(range(100))
     r = request(port, 'GET', '/r.txt')
-    etag, lm = r.get('etag'), r.get('last-modified')
+    etag, lm = r.headers.get('etag'), r.headers.get('last-modified')
     cases = [
         ('bytes=0-9', 206, data[0:10], 'bytes 0-9/100'),
         ('bytes=90-', 206, data[90:], 'bytes 90-99/100'),
@@ -176,11 +221,11 @@ def test_ranges(port):
         is_(r.status, want, 'Range %s -> %d' % (rng, want))
         if body is not None:
             is_(r.body, body, 'Range %s body' % rng)
-        is_(r.get('content-range'), cr, 'Range %s Content-Range' % rng)
+        is_(r.headers.get('content-range'), cr, 'Range %s Content-Range' % rng)
     r = request(port, 'GET', '/r.txt', [('Range', 'bytes=0-1'), ('Range', 'bytes=2-3')])
     is_(r.status, 200, 'two Range fields -> 200 whole')
     r = request(port, 'GET', '/empty.txt', [('Range', 'bytes=0-')])
-    is_((r.status, r.get('content-range')), (416, 'bytes */0'), 'range of empty file -> 416')
+    is_((r.status, r.headers.get('content-range')), (416, 'bytes */0'), 'range of empty file -> 416')
     ifr = [
         (etag, 206, 'If-Range same ETag -> 206'),
         ('"stale"', 200, 'If-Range other ETag -> 200'),
@@ -196,24 +241,24 @@ def test_ranges(port):
 
 def test_gzip(port, css, js):
     r = request(port, 'GET', '/css/x.css', [('Accept-Encoding', 'gzip, deflate, br')])
-    is_(r.get('content-encoding'), 'gzip', 'gzip_static: Content-Encoding gzip')
+    is_(r.headers.get('content-encoding'), 'gzip', 'gzip_static: Content-Encoding gzip')
     ok(gzip.decompress(r.body) == css, 'gzip_static: body is FILE.gz, decompresses to FILE')
-    is_(r.get('vary'), 'Accept-Encoding', 'gzip_static: Vary')
-    is_(r.get('content-type'), 'text/css; charset=utf-8', 'gzip keeps the type')
+    is_(r.headers.get('vary'), 'Accept-Encoding', 'gzip_static: Vary')
+    is_(r.headers.get('content-type'), 'text/css; charset=utf-8', 'gzip keeps the type')
     r2 = request(port, 'GET', '/css/x.css', [('Accept-Encoding', 'gzip'),
-                                             ('If-None-Match', r.get('etag'))])
+                                             ('If-None-Match', r.headers.get('etag'))])
     is_(r2.status, 304, 'gzip variant revalidates with its ETag')
     for ae in ('gzip;q=0', 'br', 'identity', None):
         f = [('Accept-Encoding', ae)] if ae else []
         r = request(port, 'GET', '/css/x.css', f)
-        ok(r.get('content-encoding') is None and r.body == css,
+        ok(r.headers.get('content-encoding') is None and r.body == css,
            'Accept-Encoding %s: identity' % ae)
-        is_(r.get('vary'), 'Accept-Encoding', 'Vary also on identity (%s)' % ae)
+        is_(r.headers.get('vary'), 'Accept-Encoding', 'Vary also on identity (%s)' % ae)
     r = request(port, 'GET', '/js/app.js', [('Accept-Encoding', 'gzip')])
-    ok(r.get('content-encoding') is None and r.body == js,
+    ok(r.headers.get('content-encoding') is None and r.body == js,
        'FILE.gz older than FILE is not used')
     r = request(port, 'GET', '/img/a.png', [('Accept-Encoding', 'gzip')])
-    ok(r.get('vary') is None and r.get('content-encoding') is None, 'png: no gzip, no Vary')
+    ok(r.headers.get('vary') is None and r.headers.get('content-encoding') is None, 'png: no gzip, no Vary')
 
 
 def test_big(port, digest):
@@ -264,13 +309,9 @@ def test_traversal(port):
                 and SECRET not in r.body and b'root:' not in r.body)
         if not ok(good, 'traversal %s -> 400/403/404, no secret' % target) and r:
             diag('  status %d body %r' % (r.status, r.body[:80]))
-    s = connect(port)
-    s.sendall(b'GET /%2e%2e/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n'
-              b'GET /r.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-    r1, rest = read_response(s)
-    r2, _ = read_response(s, rest)
-    s.close()
-    ok(r1 is not None and r1.status == 403 and r2 is not None and r2.status == 200,
+    rs = pipeline(port, req('GET', '/%2e%2e/secret.txt')
+                  + req('GET', '/r.txt', [('Connection', 'close')]))
+    ok([r.status for r in rs] == [403, 200],
        'refused traversal (403) keeps the connection usable')
 
 
@@ -299,26 +340,21 @@ def test_disconnect(port, srv):
 
 
 def main():
-    top = tempfile.mkdtemp(prefix='static_t.')
-    try:
-        www, st, css, js, digest = build_tree(top)
-        with Backend(www, st, top) as srv:
-            test_base_dir_rule(srv.port)
-            test_errors(srv.port)
-            test_head(srv.port)
-            test_conditionals(srv.port)
-            test_ranges(srv.port)
-            test_gzip(srv.port, css, js)
-            test_big(srv.port, digest)
-            test_traversal(srv.port)
-            test_disconnect(srv.port, srv)
-            ok(srv.alive(), 'server alive at the end')
-        if os.environ.get('WR_KEEP_TMP'):
-            diag('kept ' + top)
-    finally:
-        if not os.environ.get('WR_KEEP_TMP'):
-            shutil.rmtree(top, ignore_errors=True)
+    top = tmpdir('static_t.')      # removed at exit unless WR_KEEP_TMP=1
+    www, st, css, js, digest = build_tree(top)
+    with Server('backend', '--www', www, '--static', st,
+                '--db', os.path.join(top, 'weaprous.db')) as srv:
+        login(srv.port)
+        test_base_dir_rule(srv.port)
+        test_errors(srv.port)
+        test_head(srv.port)
+        test_conditionals(srv.port)
+        test_ranges(srv.port)
+        test_gzip(srv.port, css, js)
+        test_big(srv.port, digest)
+        test_traversal(srv.port)
+        test_disconnect(srv.port, srv)
+        ok(srv.alive(), 'server alive at the end')
     done_testing()
-
 
 main()

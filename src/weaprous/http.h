@@ -64,14 +64,13 @@ enum http_parser_kind { HTTP_PARSE_REQUEST, HTTP_PARSE_RESPONSE };
  * complete head or an error, init again before the next message. */
 struct http_parser {
     enum http_parser_kind kind;
-    int    state;          /* private */
+    int    state;          /* private: where the state machine stands */
     size_t pos;            /* bytes of the buffer already examined */
-    size_t mark;           /* private: start of the current token */
-    size_t line_start;     /* private */
-    size_t name_end;       /* private */
-    size_t value_start;    /* private */
-    size_t value_end;      /* private */
-    size_t nfields;        /* private */
+    size_t mark;           /* private: start of the current field name */
+    size_t line_start;     /* private: start of the request line */
+    size_t name_end;       /* private: end of the current field name */
+    size_t value_start;    /* private: start of the current field value */
+    size_t nfields;        /* private: fields recorded in offs */
     uint32_t offs[HTTP_MAX_HEADERS][4]; /* private: field offsets */
     uint32_t rl[6];        /* private: request/status line offsets */
     int    status;         /* on HTTP_ERROR: the HTTP status to answer */
@@ -112,9 +111,11 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len,
 
 /* Chunked transfer-coding decoder, zero-initialised. */
 struct http_chunked {
-    int      state;        /* private */
-    uint64_t remaining;    /* private: bytes left in the current chunk */
-    size_t   counter;      /* private: extension / trailer bytes seen */
+    int      state;        /* private: where the decoder stands */
+    uint64_t remaining;    /* private: the chunk size being read, then the
+                              bytes left in the current chunk */
+    size_t   counter;      /* private: size digits, extension or trailer
+                              bytes seen */
     uint64_t total;        /* decoded body bytes so far */
 };
 

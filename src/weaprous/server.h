@@ -151,6 +151,9 @@ bool http_txn_congested(const http_txn *t);
 void http_txn_on_drain(http_txn *t, http_txn_cb cb, void *arg);
 /* Runs when the client connection is lost before the transaction completes. */
 void http_txn_on_close(http_txn *t, http_txn_cb cb, void *arg);
+/* Runs when the transaction is freed, whatever completed it: the place to
+ * release per-request data set with http_txn_set_data(). */
+void http_txn_on_free(http_txn *t, http_txn_cb cb, void *arg);
 /* Closes the client connection now: the response stays incomplete (e.g. an
  * upstream died mid-body), which the client can tell. */
 void http_txn_abort(http_txn *t);

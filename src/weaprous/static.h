@@ -17,8 +17,8 @@
  * the check and the open escapes; the openat walk never lets the kernel
  * follow a link and never leaves the directory it holds.
  *
- * HTTP: GET and HEAD (405 otherwise, with Allow); ETag ("inode-size-mtime"
- * in hex, strong) and Last-Modified; If-Match / If-Unmodified-Since -> 412;
+ * HTTP: GET and HEAD (405 otherwise, with Allow); ETag ("size-mtime" in hex,
+ * mtime in ns, strong; no inode so that copies agree) and Last-Modified; If-Match / If-Unmodified-Since -> 412;
  * If-None-Match (weak comparison, lists, "*") else If-Modified-Since -> 304;
  * one byte range -> 206, unsatisfiable -> 416 with "Content-Range: bytes
  * *\/size"; several ranges -> 200 with the whole file (no multipart:

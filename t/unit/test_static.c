@@ -288,7 +288,7 @@ static void test_etag(void)
     st.st_mtim.tv_sec = 1;
     st.st_mtim.tv_nsec = 5;
     char e[STATIC_ETAG_MAX];
-    is_str(static_etag(&st, e), "\"1234-400-3b9aca05\"", "etag format");
+    is_str(static_etag(&st, e), "\"400-3b9aca05\"", "etag format");
     st.st_mtim.tv_nsec = 6;
     char e2[STATIC_ETAG_MAX];
     ok(strcmp(static_etag(&st, e2), e) != 0, "etag changes with nanoseconds");
@@ -298,22 +298,22 @@ static void test_etag(void)
     ok(strlen(static_etag(&st, e2)) < STATIC_ETAG_MAX - 1, "extreme etag fits");
 
     static const struct { const char *field; bool weak; bool want; } v[] = {
-        { "\"1234-400-3b9aca05\"", true, true },
-        { "\"1234-400-3b9aca05\"", false, true },
-        { "W/\"1234-400-3b9aca05\"", true, true },
-        { "W/\"1234-400-3b9aca05\"", false, false },
+        { "\"400-3b9aca05\"", true, true },
+        { "\"400-3b9aca05\"", false, true },
+        { "W/\"400-3b9aca05\"", true, true },
+        { "W/\"400-3b9aca05\"", false, false },
         { "*", true, true }, { "*", false, true },
-        { "\"a\", \"1234-400-3b9aca05\"", true, true },
-        { "\"a\",W/\"1234-400-3b9aca05\" , \"b\"", true, true },
-        { " ,, \"1234-400-3b9aca05\" ,", true, true },
+        { "\"a\", \"400-3b9aca05\"", true, true },
+        { "\"a\",W/\"400-3b9aca05\" , \"b\"", true, true },
+        { " ,, \"400-3b9aca05\" ,", true, true },
         { "\"a\", \"b\"", true, false },
-        { "\"1234-400-3b9aca0\"", true, false },
-        { "1234-400-3b9aca05", true, false },
-        { "\"1234-400-3b9aca05", true, false },
-        { "\"a\" \"1234-400-3b9aca05\"", true, false },
-        { "w/\"1234-400-3b9aca05\"", true, false },
+        { "\"400-3b9aca0\"", true, false },
+        { "400-3b9aca05", true, false },
+        { "\"400-3b9aca05", true, false },
+        { "\"a\" \"400-3b9aca05\"", true, false },
+        { "w/\"400-3b9aca05\"", true, false },
         { "", true, false }, { " ", true, false }, { "W/", true, false },
-        { "\"", true, false }, { "\"x y\", \"1234-400-3b9aca05\"", true, false },
+        { "\"", true, false }, { "\"x y\", \"400-3b9aca05\"", true, false },
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         size_t n = strlen(v[i].field) + 1;
