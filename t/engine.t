@@ -718,7 +718,7 @@ def idle_crowd(srv):
 
 # --- EMFILE -------------------------------------------------------------------
 
-def emfile(www, st):
+def emfile(www, st, db):
     port = free_port()
     logp = os.path.join(tmpdir('wremfile-'), 'server.log')
 
@@ -726,7 +726,8 @@ def emfile(www, st):
         resource.setrlimit(resource.RLIMIT_NOFILE, (EMFILE_LIMIT, EMFILE_LIMIT))
     with open(logp, 'ab') as logf:
         proc = subprocess.Popen([binary(), 'backend', '--server-ip', '127.0.0.1',
-                                 '--server-port', str(port), '--www', www, '--static', st],
+                                 '--server-port', str(port), '--www', www, '--static', st,
+                                 '--db', db],
                                 stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                                 preexec_fn=low_limit)
     try:
@@ -751,7 +752,8 @@ def emfile(www, st):
 
         def served():
             try:
-                r, _ = request(port, b'GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n',
+                r, _ = request(port, b'GET /page.html HTTP/1.1\r\nHost: t\r\n'
+                               b'Connection: close\r\n\r\n',
                                timeout=1)
                 return r is not None and r.status == 200
             except OSError:
@@ -773,8 +775,9 @@ def make_tree():
     www, st, fdir = (os.path.join(top, d) for d in ('www', 'static', 'files'))
     for d in (www, st, fdir):
         os.makedirs(d)
-    with open(os.path.join(www, 'index.html'), 'w') as f:
-        f.write('<h1>engine</h1>\n')
+    for name in ('index.html', 'page.html'):
+        with open(os.path.join(www, name), 'w') as f:
+            f.write('<h1>engine</h1>\n')
     with open(os.path.join(fdir, 'small'), 'wb') as f:
         f.write(b'small file\n')
     with open(os.path.join(fdir, 'big'), 'wb') as f:
@@ -814,13 +817,14 @@ def main():
         idle_timeout(srv, 600)
         send_timeout(srv, 500)
 
-    with Server('backend', '--www', www, '--static', st) as srv:
-        r = get(srv.port, '/')
-        ok(r is not None and r.status == 200 and b'engine' in r.body, 'backend serves /')
-        rejections(srv, 1 << 20, target='/')
+    db = os.path.join(tmpdir('wrengine-db-'), 'weaprous.db')
+    with Server('backend', '--www', www, '--static', st, '--db', db) as srv:
+        r = get(srv.port, '/page.html')
+        ok(r is not None and r.status == 200 and b'engine' in r.body, 'backend serves /page.html')
+        rejections(srv, 1 << 20, target='/page.html')
         ok(srv.alive(), 'backend survived every malformed input')
 
-    emfile(www, st)
+    emfile(www, st, db)
     done_testing()
 
 
