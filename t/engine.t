@@ -6,7 +6,8 @@
 # 408, 411, 413, 414, 431, 501, 505), keep-alive rules of 1.0 and 1.1, the
 # idle keep-alive timeout, pipelining, 100-continue, HEAD, chunked request
 # bodies, async handlers, streaming with back-pressure, clients that vanish,
-# hijack, 1,000 idle connections, and running out of descriptors (EMFILE).
+# hijack, 1,000 idle connections, graceful stop, and running out of
+# descriptors (EMFILE).
 # After each bad input: the process is alive and a normal GET works.
 
 import os
@@ -716,6 +717,34 @@ def idle_crowd(srv):
        '  all released after the clients close')
 
 
+def graceful_stop(www, st, db):
+    """SIGTERM: no new connections, the download in flight completes."""
+    srv = Server('backend', '--www', www, '--static', st, '--db', db).start()
+    c = Conn(srv.port, timeout=10)
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    c.send(b'GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n')
+    while len(c.buf) < 1000000 and c._recv(time.monotonic() + 5):
+        pass
+    srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    try:
+        socket.create_connection(('127.0.0.1', srv.port), timeout=1).close()
+        refused = False
+    except OSError:
+        refused = True
+    ok(refused, 'SIGTERM: the listener is closed at once')
+    r = c.response(timeout=10)
+    ok(r is not None and len(r.body) == BIG_FILE,
+       '  the download in flight completes (%d bytes)' % (len(r.body) if r else -1))
+    c.close()
+    try:
+        rc = srv.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        rc = None
+    is_(rc, 0, '  then the process exits 0')
+    srv.stop()
+
+
 # --- EMFILE -------------------------------------------------------------------
 
 def emfile(www, st, db):
@@ -782,6 +811,7 @@ def make_tree():
         f.write(b'small file\n')
     with open(os.path.join(fdir, 'big'), 'wb') as f:
         f.write(os.urandom(1 << 20) * (BIG_FILE >> 20))
+    os.link(os.path.join(fdir, 'big'), os.path.join(st, 'big.bin'))
     return www, st, fdir
 
 
@@ -824,6 +854,7 @@ def main():
         rejections(srv, 1 << 20, target='/page.html')
         ok(srv.alive(), 'backend survived every malformed input')
 
+    graceful_stop(www, st, db)
     emfile(www, st, db)
     done_testing()
 
