@@ -410,6 +410,14 @@ def pipelining(srv):
     ok(r3 is not None and r3.headers.get('x-echo-query') == 'n=4',
        '  the request after HEAD parses right (HEAD sent no body)')
     c.close()
+    # a chunked body (with trailer) followed at once by the next request
+    c.send(b'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n'
+           b'5\r\nhello\r\n3\r\nabc\r\n0\r\nT: x\r\n\r\n'
+           b'GET /echo?after-chunked HTTP/1.1\r\nHost: t\r\n\r\n')
+    r1, r2 = c.response(), c.response()
+    ok(r1 is not None and r1.body == b'helloabc' and r2 is not None and
+       r2.headers.get('x-echo-query') == 'after-chunked',
+       'pipelined request right after a chunked body and trailer')
     # many pipelined requests in one write
     n = 50
     c = Conn(srv.port)
@@ -638,6 +646,17 @@ def stream_port(srv, sport):
     r = c.response()
     ok(r is not None and r.body.startswith(b'bytes=10 '), '  then the body is counted')
     c.close()
+    for kind, framed in (('chunked', (b'Transfer-Encoding: chunked',
+                                      b'5\r\nhello\r\n3\r\nabc\r\n0\r\nT: x\r\n\r\n')),
+                         ('Content-Length', (b'Content-Length: 8', b'helloabc'))):
+        c = Conn(sport)
+        c.send(b'POST /upload-stream HTTP/1.1\r\nHost: t\r\n%s\r\n\r\n%s'
+               b'GET /upload-stream HTTP/1.1\r\nHost: t\r\n\r\n' % framed)
+        r1, r2 = c.response(), c.response()
+        ok(r1 is not None and r1.body.startswith(b'bytes=8 ') and r2 is not None and
+           r2.body == b'bytes=0 fnv=811c9dc5\n',
+           'stream_body: pipelined request right after a %s body' % kind)
+        c.close()
     # a handler that answers without reading the body: the rest of the body
     # must not be taken as a request, and the answer says so
     c = Conn(sport)
