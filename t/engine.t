@@ -411,6 +411,7 @@ def pipelining(srv):
        '  the request after HEAD parses right (HEAD sent no body)')
     c.close()
     # a chunked body (with trailer) followed at once by the next request
+    c = Conn(srv.port)
     c.send(b'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n'
            b'5\r\nhello\r\n3\r\nabc\r\n0\r\nT: x\r\n\r\n'
            b'GET /echo?after-chunked HTTP/1.1\r\nHost: t\r\n\r\n')
@@ -418,6 +419,7 @@ def pipelining(srv):
     ok(r1 is not None and r1.body == b'helloabc' and r2 is not None and
        r2.headers.get('x-echo-query') == 'after-chunked',
        'pipelined request right after a chunked body and trailer')
+    c.close()
     # many pipelined requests in one write
     n = 50
     c = Conn(srv.port)
