@@ -65,6 +65,7 @@ struct conn {
     ev_timer         timer;
     unsigned         nrequests;
     bool             eof;           /* client shut its sending side */
+    bool             yielded;       /* stopped for fairness with input left */
     bool             close_after;   /* close once the response is out */
     int              file_fd;       /* body being sent from a file */
     off_t            file_off, file_left;
@@ -96,6 +97,7 @@ struct http_txn {
     buf              content;
     bool             head_only;     /* HEAD request: no body bytes */
     bool             chunked_out;
+    int64_t          declared_len;  /* streamed Content-Length, or -1 */
     uint64_t         body_bytes;
     http_txn_cb      drain_cb, close_cb, free_cb;
     void            *drain_arg, *close_arg, *free_arg;
@@ -228,6 +230,7 @@ static http_txn *txn_new(struct conn *c)
     t->srv = c->srv;
     t->status = 200;
     t->head.content_length = -1;
+    t->declared_len = -1;
     t->started = ev_wall(c->srv->loop);
     buf_init(&t->body, cfg_or((unsigned)c->srv->cfg.max_body, HTTP_DEFAULT_MAX_BODY) + 1);
     buf_init(&t->fields, TXN_HEAD_CAP);
@@ -321,6 +324,10 @@ static bool txn_keepalive(const http_txn *t)
     if (c->nrequests >= cfg_or(t->srv->cfg.max_keepalive_requests, HTTP_MAX_KEEPALIVE_REQUESTS))
         return false;
     if (h->flags & HTTP_F_CONN_CLOSE)
+        return false;
+    /* stream_body: an answer before the whole body was read ends the
+     * connection (txn_complete), so it must say Connection: close. */
+    if (t->has_body && !t->body_done)
         return false;
     if (h->version_major == 1 && h->version_minor == 0)
         return (h->flags & HTTP_F_CONN_KEEPALIVE) != 0;
@@ -489,8 +496,12 @@ static int conn_interest(const struct conn *c)
         if (can_read && buf_len(&c->out) < CONN_OUT_HIGH_WATER)
             ev |= EV_READ;
         break;
-    case CONN_BODY:
     case CONN_HANDLER:
+        /* a drain callback waits for writability even with nothing queued */
+        if (c->txn && c->txn->drain_cb)
+            ev |= EV_WRITE;
+        /* fall through */
+    case CONN_BODY:
     case CONN_SEND:
         if (can_read)
             ev |= EV_READ;
@@ -501,6 +512,10 @@ static int conn_interest(const struct conn *c)
     case CONN_CLOSED:
         return 0;
     }
+    /* Requests left in the buffer bring no new readiness: ask for
+     * writability, which comes at once, to get another turn next pass. */
+    if (c->yielded)
+        ev |= EV_WRITE;
     return ev;
 }
 
@@ -571,12 +586,21 @@ static int conn_flush(struct conn *c)
         close(c->file_fd);
         c->file_fd = -1;
     }
-    if (c->txn && c->txn->drain_cb && buf_len(&c->out) < CONN_OUT_HIGH_WATER / 2) {
-        http_txn_cb cb = c->txn->drain_cb;
-        c->txn->drain_cb = NULL;
-        cb(c->txn, c->txn->drain_arg);
-    }
     return 0;
+}
+
+/* Runs the drain callback once the output is low.  Only from conn_io():
+ * called from inside http_txn_write() it would recurse into the producer
+ * (one frame per piece) and free its state under it. */
+static void conn_drained(struct conn *c)
+{
+    http_txn *t = c->txn;
+    if (c->state == CONN_CLOSED || !t || !t->drain_cb ||
+        buf_len(&c->out) >= CONN_OUT_HIGH_WATER / 2)
+        return;
+    http_txn_cb cb = t->drain_cb;
+    t->drain_cb = NULL;
+    cb(t, t->drain_arg);
 }
 
 /* Reads once.  Returns 1 if bytes came, 0 for nothing new, -1 if closed. */
@@ -756,27 +780,30 @@ static void conn_read_body(struct conn *c)
 static void conn_stream_body(struct conn *c)
 {
     http_txn *t = c->txn;
-    if (!t || !t->body_cb || t->body_paused || t->body_done)
+    if (!t || !t->body_cb || t->body_paused)
         return;
     if (!t->has_body) {
-        t->body_done = true;
-        t->body_cb(t, "", 0, true, t->body_arg);
+        /* body_done is already true here: the one promised call, once */
+        http_body_cb cb = t->body_cb;
+        t->body_cb = NULL;
+        cb(t, "", 0, true, t->body_arg);
         return;
     }
+    if (t->body_done)
+        return;
     char *p;
     bool done;
     ssize_t n = conn_take_body(c, &p, &done);
-    if (n < 0) {
-        http_txn_abort(t);
+    size_t max = c->srv->cfg.max_body ? c->srv->cfg.max_body : HTTP_DEFAULT_MAX_BODY;
+    if (n >= 0)
+        t->dechunk.total += t->chunked_in ? 0 : (uint64_t)n;
+    if (n < 0 || t->dechunk.total > max) {
+        /* The handler owns t: drop the client as if it had left, so that
+         * on_close tells the handler and t stays valid until completed. */
+        conn_close(c);
         return;
     }
     t->body_done = done;
-    size_t max = c->srv->cfg.max_body ? c->srv->cfg.max_body : HTTP_DEFAULT_MAX_BODY;
-    t->dechunk.total += t->chunked_in ? 0 : (uint64_t)n;
-    if (t->dechunk.total > max) {
-        http_txn_abort(t);
-        return;
-    }
     if (n == 0 && !done)
         return;
     http_body_cb cb = t->body_cb;
@@ -809,14 +836,17 @@ static void conn_after_response(struct conn *c)
 static void conn_step(struct conn *c)
 {
     c->busy++;
+    c->yielded = false;
     unsigned handled = 0;
     for (;;) {
         enum conn_state before = c->state;
         size_t in_before = buf_len(&c->in);
         switch (c->state) {
         case CONN_HEAD:
-            if (handled++ >= HTTP_MAX_PIPELINE_PER_PASS && buf_len(&c->in))
-                goto out;   /* fairness: the rest waits for the next pass */
+            if (handled++ >= HTTP_MAX_PIPELINE_PER_PASS && buf_len(&c->in)) {
+                c->yielded = true;  /* fairness: the rest waits a pass */
+                goto out;
+            }
             conn_read_head(c);
             break;
         case CONN_BODY:
@@ -856,7 +886,9 @@ static void conn_io(ev_loop *loop, int fd, int events, void *arg)
     int rc = 0;
     if ((events & EV_WRITE) && conn_flush(c) < 0)
         conn_close(c);
-    else if ((events & EV_READ) && c->state != CONN_CLOSED)
+    if ((events & EV_WRITE) && c->state != CONN_CLOSED)
+        conn_drained(c);
+    if ((events & EV_READ) && c->state != CONN_CLOSED)
         rc = conn_fill(c);
     c->busy--;
     if (rc < 0 || c->state == CONN_CLOSED)
@@ -1288,6 +1320,8 @@ int http_txn_begin(http_txn *t, int64_t content_length)
     if (txn_write_head(t, content_length) < 0)
         return -1;
     t->res = RES_STREAM;
+    if (!t->head_only && status_has_body(t->status))
+        t->declared_len = content_length;
     struct conn *c = t->c;
     if (c->busy == 0 && conn_flush(c) == 0)
         conn_update(c);
@@ -1307,6 +1341,11 @@ int http_txn_write(http_txn *t, const void *p, size_t n)
     }
     if (t->head_only || n == 0)
         return 0;
+    /* more than the announced length would be read as the next response */
+    if (t->declared_len >= 0 && t->body_bytes + n > (uint64_t)t->declared_len) {
+        errno = EINVAL;
+        return -1;
+    }
     size_t need = n + (t->chunked_out ? 20 : 0);
     if (buf_room(&c->out) < need) {
         errno = ENOBUFS;
@@ -1340,7 +1379,9 @@ void http_txn_end(http_txn *t)
     struct conn *c = t->c;
     if (c && t->chunked_out && !t->head_only && buf_append(&c->out, "0\r\n\r\n", 5) < 0)
         conn_close(c);
-    if (c && !t->chunked_out && t->head.version_minor == 0)
+    /* Close-delimited bodies were made closing by txn_write_head(); a body
+     * shorter than its Content-Length can only be reported by closing. */
+    if (c && t->declared_len >= 0 && t->body_bytes < (uint64_t)t->declared_len)
         c->close_after = true;
     txn_complete(t);
 }
@@ -1354,6 +1395,8 @@ void http_txn_on_drain(http_txn *t, http_txn_cb cb, void *arg)
 {
     t->drain_cb = cb;
     t->drain_arg = arg;
+    if (t->c && t->c->busy == 0)
+        conn_update(t->c);
 }
 
 void http_txn_on_free(http_txn *t, http_txn_cb cb, void *arg)
