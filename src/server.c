@@ -36,6 +36,7 @@
 #define LINGER_MS           2000    /* read-and-discard after an error */
 #define LINGER_MAX_BYTES    (1u << 20)
 #define ACCESS_LINE_MAX     2048
+#define ACCEPT_WARN_MS      10000
 
 enum conn_state {
     CONN_HEAD,      /* waiting for / parsing a request head */
@@ -116,6 +117,8 @@ struct http_server {
     size_t           nlisteners;
     bool             accept_paused;
     ev_timer         accept_timer;
+    uint64_t         accept_warned_ms;
+    unsigned         accept_pauses;     /* since the last warning */
     struct conn     *conns;
     struct http_server_stats stats;
     char             date[30];
@@ -136,6 +139,11 @@ static void conn_error(struct conn *c, int status);
 /* --- small helpers --- */
 
 static unsigned cfg_or(unsigned v, unsigned dflt) { return v ? v : dflt; }
+
+static size_t srv_max_body(const http_server *s)
+{
+    return s->cfg.max_body ? s->cfg.max_body : HTTP_DEFAULT_MAX_BODY;
+}
 
 static const char *srv_date(http_server *s)
 {
@@ -232,7 +240,8 @@ static http_txn *txn_new(struct conn *c)
     t->head.content_length = -1;
     t->declared_len = -1;
     t->started = ev_wall(c->srv->loop);
-    buf_init(&t->body, cfg_or((unsigned)c->srv->cfg.max_body, HTTP_DEFAULT_MAX_BODY) + 1);
+    /* stream_body mode never buffers: its limit may be far above memory */
+    buf_init(&t->body, c->srv->cfg.stream_body ? 0 : srv_max_body(c->srv) + 1);
     buf_init(&t->fields, TXN_HEAD_CAP);
     buf_init(&t->content, CONN_OUT_CAP);
     memcpy(t->remote, c->remote, sizeof(t->remote));
@@ -677,7 +686,7 @@ static void conn_head_done(struct conn *c, size_t n)
     t->body_left = t->head.content_length > 0 ? (uint64_t)t->head.content_length : 0;
     t->has_body = t->chunked_in || t->body_left > 0;
     t->body_done = !t->has_body;
-    size_t max = s->cfg.max_body ? s->cfg.max_body : HTTP_DEFAULT_MAX_BODY;
+    size_t max = srv_max_body(s);
     if (t->body_left > max) {
         conn_error(c, 413);
         return;
@@ -794,7 +803,7 @@ static void conn_stream_body(struct conn *c)
     char *p;
     bool done;
     ssize_t n = conn_take_body(c, &p, &done);
-    size_t max = c->srv->cfg.max_body ? c->srv->cfg.max_body : HTTP_DEFAULT_MAX_BODY;
+    size_t max = srv_max_body(c->srv);
     if (n >= 0)
         t->dechunk.total += t->chunked_in ? 0 : (uint64_t)n;
     if (n < 0 || t->dechunk.total > max) {
@@ -947,6 +956,19 @@ static void conn_new(http_server *s, int fd, const struct sockaddr_storage *ss)
     conn_arm(c);
 }
 
+/* One line per ACCEPT_WARN_MS at most: a server out of descriptors would
+ * otherwise fill its log ten times a second. */
+static void srv_warn_pause(http_server *s)
+{
+    uint64_t now = ev_now_ms(s->loop);
+    s->accept_pauses++;
+    if (s->accept_warned_ms && now - s->accept_warned_ms < ACCEPT_WARN_MS)
+        return;
+    log_warn("accept paused %u time(s) for %d ms each", s->accept_pauses, ACCEPT_PAUSE_MS);
+    s->accept_warned_ms = now;
+    s->accept_pauses = 0;
+}
+
 static void srv_accept(ev_loop *loop, int lfd, int events, void *arg)
 {
     http_server *s = arg;
@@ -964,7 +986,7 @@ static void srv_accept(ev_loop *loop, int lfd, int events, void *arg)
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* Out of descriptors: the pending connection stays in the
              * backlog; rest instead of spinning on a readable listener. */
-            log_warn("accept paused for %d ms", ACCEPT_PAUSE_MS);
+            srv_warn_pause(s);
             srv_pause_accept(s, true);
             ev_timer_start(s->loop, &s->accept_timer, ACCEPT_PAUSE_MS, 0);
         } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
