@@ -65,9 +65,12 @@ struct role_rt {
 int role_rt_init(struct role_rt *rt, struct role_opts *o);
 /* Registers a server for graceful stop. */
 void role_rt_add_server(struct role_rt *rt, http_server *s);
-/* Runs the loop; returns the process exit status.  Frees the loop and
- * removes the pid file. */
+/* Runs the loop; returns the process exit status.  Then role_rt_finish(). */
 int role_rt_run(struct role_rt *rt);
+/* The closing steps alone, for a role whose loop another runner drove (an
+ * app's app_run()): frees the registered servers and the loop, removes the
+ * pid file, logs the stop and closes the logs. */
+void role_rt_finish(struct role_rt *rt);
 
 extern const struct role_def role_backend_def;
 extern const struct role_def role_proxy_def;

@@ -186,11 +186,8 @@ void role_rt_add_server(struct role_rt *rt, http_server *s)
         rt->servers[rt->nservers++] = s;
 }
 
-int role_rt_run(struct role_rt *rt)
+void role_rt_finish(struct role_rt *rt)
 {
-    int rc = ev_run(rt->loop) < 0 ? 1 : 0;
-    if (rc)
-        log_warn("event loop failed");
     for (size_t i = 0; i < rt->nservers; i++)
         http_server_free(rt->servers[i]);
     rt->nservers = 0;
@@ -200,5 +197,13 @@ int role_rt_run(struct role_rt *rt)
         unlink(rt->o->pid_file);
     log_info("stopped");
     log_close();
+}
+
+int role_rt_run(struct role_rt *rt)
+{
+    int rc = ev_run(rt->loop) < 0 ? 1 : 0;
+    if (rc)
+        log_warn("event loop failed");
+    role_rt_finish(rt);
     return rc;
 }

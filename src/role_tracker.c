@@ -176,9 +176,8 @@ static void tracker_free(struct tracker *tr)
 
 /*
  * The app runs the loop (app_run: TERM/INT stop it gracefully); role_rt
- * gives logs, daemon mode, pid file, HUP and USR1.  role_rt_run() is not
- * used because it frees registered servers itself while the app owns its
- * server, so its closing steps are taken here.
+ * gives logs, daemon mode, pid file, HUP and USR1, and its closing steps.
+ * The app owns its server, so none is registered with role_rt.
  */
 static int tracker_run(struct role_opts *o)
 {
@@ -207,11 +206,7 @@ static int tracker_run(struct role_opts *o)
     }
     ev_timer_stop(rt.loop, &tr->sweeper);
     tracker_free(tr);
-    ev_loop_free(rt.loop);
-    if (o->pid_file)
-        unlink(o->pid_file);
-    log_info("stopped");
-    log_close();
+    role_rt_finish(&rt);
     return rc;
 }
 
