@@ -63,6 +63,8 @@ for name in EXAMPLES:
 guide = open(os.path.join(srcdir(), 'docs', 'FRAMEWORK.md')).read()
 blocks = re.findall(r'```c\n(.*?)```', guide, re.S)
 ok(len(blocks) >= 8, 'FRAMEWORK.md has C snippets (%d)' % len(blocks))
+hello_src = open(os.path.join(srcdir(), 'docs', 'examples', 'hello.c')).read()
+ok(hello_src in blocks, 'FRAMEWORK.md shows docs/examples/hello.c exactly')
 for i, code in enumerate(blocks, 1):
     prelude = '' if '#include' in code else \
         '#include <signal.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <weaprous.h>\n'
