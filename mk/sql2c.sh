@@ -5,7 +5,6 @@
 # path to db/.  The Nth file must be named NNN_*.sql (001, 002, ...): script
 # N brings PRAGMA user_version from N-1 to N.  Emits
 #   const char *const NAME_scripts[];  (N strings, then NULL)
-#   const int NAME_script_count;
 # Portable sh + sed only.
 set -e
 name=$1
@@ -41,5 +40,3 @@ while [ $i -lt $n ]; do
 done
 echo "    0"
 echo "};"
-echo "extern const int ${name}_script_count;"
-echo "const int ${name}_script_count = $n;"

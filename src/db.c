@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -224,9 +225,13 @@ static int db_precreate(db *d, const char *path)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0)
         return close(fd), 0;
-    if (errno == EEXIST)
-        return 0;
-    return db_failf(d, DB_E_OPEN, "cannot create the file: %s", strerror(errno));
+    if (errno != EEXIST)
+        return db_failf(d, DB_E_OPEN, "cannot create the file: %s", strerror(errno));
+    /* A FIFO or a device would block or feed SQLite garbage forever. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return db_failf(d, DB_E_OPEN, "not a regular file");
+    return 0;
 }
 
 /* Opens the SQLite handle and sets the connection's pragmas.  WAL lets

@@ -375,6 +375,19 @@ static void db_session_touch(db *d, const char *digest, int64_t now)
     sqlite3_reset(st);
 }
 
+/* Reads a DB_Q_SESS_LOOKUP row into *s; returns its last_seen_at. */
+static int64_t db_session_row(sqlite3_stmt *st, struct db_session *s)
+{
+    const unsigned char *name = sqlite3_column_text(st, 1);
+
+    memset(s, 0, sizeof *s);
+    s->user_id = sqlite3_column_int64(st, 0);
+    snprintf(s->user_name, sizeof s->user_name, "%s", name ? (const char *)name : "");
+    s->created_at = sqlite3_column_int64(st, 2);
+    s->expires_at = sqlite3_column_int64(st, 3);
+    return sqlite3_column_int64(st, 4);
+}
+
 int db_session_lookup(db *d, const char *token, struct db_session *s)
 {
     sqlite3_stmt *st = db_q(d, DB_Q_SESS_LOOKUP);
@@ -390,15 +403,8 @@ int db_session_lookup(db *d, const char *token, struct db_session *s)
     sqlite3_bind_text(st, 1, digest, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, now);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *name = sqlite3_column_text(st, 1);
-        memset(s, 0, sizeof *s);
-        s->user_id = sqlite3_column_int64(st, 0);
-        snprintf(s->user_name, sizeof s->user_name, "%s", name ? (const char *)name : "");
-        s->created_at = sqlite3_column_int64(st, 2);
-        s->expires_at = sqlite3_column_int64(st, 3);
-        last_seen = sqlite3_column_int64(st, 4);
-    }
+    if (rc == SQLITE_ROW)
+        last_seen = db_session_row(st, s);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
         return db_failf(d, DB_E_NOTFOUND, "no such session, or it expired");

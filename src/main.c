@@ -182,44 +182,75 @@ static int parse_args(struct role_opts *o, const struct role_def *r, int argc, c
     return 0;
 }
 
-/* Configuration file: "key value" lines (or "key = value"), '#' comments,
- * "[role]" sections; keys outside a section apply to every role.  Keys are
- * the long option names.  Strings are kept for the life of the process. */
-static int load_config(struct role_opts *o, const struct role_def *r, const char *path)
+/* Reads the whole file (at most CONF_MAX_BYTES) into one NUL-terminated
+ * buffer; the options point into it, so it lives until main() returns. */
+static char *read_config(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "weaprous: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
+        return NULL;
     }
-    char line[CONF_LINE_MAX], section[64] = "";
-    int lineno = 0, rc = 0;
-    long total = 0;
-    while (rc == 0 && fgets(line, sizeof(line), f)) {
+    char *text = malloc(CONF_MAX_BYTES + 1);
+    size_t n = text ? fread(text, 1, CONF_MAX_BYTES + 1, f) : 0;
+    bool err = ferror(f) != 0;
+    fclose(f);
+    if (!text || err || n > CONF_MAX_BYTES) {
+        fprintf(stderr, "weaprous: %s: %s\n", path, !text ? "out of memory"
+                : err ? "read error" : "file larger than 1 MiB");
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    if (memchr(text, '\0', n)) {
+        fprintf(stderr, "weaprous: %s: NUL byte in a text file\n", path);
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* Trims one line in place: comment, line end and surrounding blanks. */
+static char *conf_trim(char *p)
+{
+    p += strspn(p, " \t");
+    char *hash = strchr(p, '#');
+    if (hash)
+        *hash = '\0';
+    p[strcspn(p, "\r")] = '\0';
+    for (char *e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\t'); )
+        *--e = '\0';
+    return p;
+}
+
+/* Configuration file: "key value" lines (or "key = value"), '#' comments,
+ * "[role]" sections; keys outside a section apply to every role.  Keys are
+ * the long option names. */
+static int load_config(struct role_opts *o, const struct role_def *r,
+                       const char *path, char *text)
+{
+    const char *section = "";
+    int lineno = 0;
+    for (char *line = text, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
         lineno++;
-        total += (long)strlen(line);
-        if (total > CONF_MAX_BYTES || (!strchr(line, '\n') && !feof(f))) {
-            fprintf(stderr, "%s:%d: line or file too long\n", path, lineno);
-            rc = -1;
-            break;
+        if (strlen(line) >= CONF_LINE_MAX) {
+            fprintf(stderr, "%s:%d: line too long\n", path, lineno);
+            return -1;
         }
-        char *p = line + strspn(line, " \t"), *hash = strchr(p, '#');
-        if (hash)
-            *hash = '\0';
-        p[strcspn(p, "\r\n")] = '\0';
-        for (char *e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\t'); )
-            *--e = '\0';
+        char *p = conf_trim(line);
         if (!*p)
             continue;
         if (*p == '[') {
             char *end = strchr(p, ']');
             if (!end || end[1]) {
                 fprintf(stderr, "%s:%d: malformed section\n", path, lineno);
-                rc = -1;
-                break;
+                return -1;
             }
             *end = '\0';
-            snprintf(section, sizeof(section), "%s", p + 1);
+            section = p + 1;
             continue;
         }
         if (section[0] && strcmp(section, r->name) != 0)
@@ -227,13 +258,12 @@ static int load_config(struct role_opts *o, const struct role_def *r, const char
         size_t kl = strcspn(p, " \t=");
         char *v = p + kl + strspn(p + kl, " \t=");
         p[kl] = '\0';
-        if (set_option(o, r, strdup(p), strdup(*v ? v : "1")) < 0) {
+        if (set_option(o, r, p, *v ? v : "1") < 0) {
             fprintf(stderr, "%s:%d: in this line\n", path, lineno);
-            rc = -1;
+            return -1;
         }
     }
-    fclose(f);
-    return rc;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -262,9 +292,13 @@ int main(int argc, char **argv)
     for (int i = 2; i + 1 < argc; i++)
         if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
             o.config = argv[i + 1];
-    if (o.config && load_config(&o, r, o.config) < 0)
+    char *conf_text = NULL;
+    if (o.config && (!(conf_text = read_config(o.config)) ||
+                     load_config(&o, r, o.config, conf_text) < 0)) {
+        free(conf_text);
         return 1;
-    if (parse_args(&o, r, argc, argv) < 0)
-        return 2;
-    return r->run(&o);
+    }
+    int rc = parse_args(&o, r, argc, argv) < 0 ? 2 : r->run(&o);
+    free(conf_text);
+    return rc;
 }

@@ -8,20 +8,58 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "role.h"
 #include "weaprous/log.h"
 #include "weaprous/static.h"
+#include "weaprous/db.h"
+#include "weaprous/weblogin.h"
+#include "role_user.h"
 
 struct backend {
     static_ctx   *files;
     http_server  *http;
+    db           *store;
+    weblogin     *login;
 };
 
 static void backend_handle(http_txn *t, void *arg)
 {
     struct backend *b = arg;
-    static_serve(b->files, t);
+    if (!weblogin_handle(b->login, t))
+        static_serve(b->files, t);
+}
+
+/* Opens the accounts database and the login layer in front of the pages. */
+static int backend_open_store(struct backend *b, struct role_opts *o)
+{
+    char err[DB_MAX_ERRMSG + 256];
+    long long life = role_opt_size(o, "session-lifetime", DB_DEFAULT_SESSION_LIFETIME);
+    long long rmax = role_opt_size(o, "login-rate-max", WEBLOGIN_RATE_MAX);
+    long long rwin = role_opt_size(o, "login-rate-window", WEBLOGIN_RATE_WINDOW);
+    if (life <= 0 || rmax <= 0 || rwin <= 0) {
+        log_error("bad session-lifetime, login-rate-max or login-rate-window");
+        return -1;
+    }
+    struct db_options dbo = { .session_lifetime = life };
+    if (db_open(&b->store, o->db ? o->db : WR_DEFAULT_DB, &dbo, err, sizeof err, NULL) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (db_info(b->store)->created_admin)
+        log_warnx("created default account admin/password; change it with: weaprous user passwd admin");
+    struct weblogin_config wc = {
+        .compat_auth_cookie = role_flag(o, "compat-auth-cookie"),
+        .secure_cookies = role_flag(o, "secure-cookies"),
+        .rate_max = (unsigned)rmax, .rate_window = (unsigned)rwin,
+    };
+    b->login = weblogin_new(b->store, b->files, &wc);
+    if (!b->login) {
+        log_error("out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 static int backend_setup(struct backend *b, struct role_opts *o, ev_loop *loop)
@@ -38,6 +76,12 @@ static int backend_setup(struct backend *b, struct role_opts *o, ev_loop *loop)
         log_error("cannot open document roots www=%s static=%s: %s", www, stat, strerror(errno));
         return -1;
     }
+    /* -t checks an existing database (version, not garbage) but never
+     * creates one: checking must not leave files behind. */
+    if (o->check_only && access(o->db ? o->db : WR_DEFAULT_DB, F_OK) != 0)
+        return 0;
+    if (backend_open_store(b, o) < 0)
+        return -1;
     if (o->check_only)
         return 0;
     struct http_server_config cfg = { .max_body = (size_t)max_body };
@@ -59,6 +103,7 @@ static void backend_reload(struct role_rt *rt)
         log_warn("reload: cannot open document roots; keeping the old ones");
         return;
     }
+    weblogin_set_pages(b->login, files);
     static_free(b->files);
     b->files = files;
 }
@@ -69,6 +114,8 @@ static int backend_run(struct role_opts *o)
     struct role_rt rt;
     if (o->check_only) {
         int rc = backend_setup(&b, o, NULL);
+        weblogin_free(b.login);
+        db_close(b.store);
         if (b.files)
             static_free(b.files);
         printf("weaprous backend: configuration %s\n", rc == 0 ? "ok" : "has errors");
@@ -79,6 +126,8 @@ static int backend_run(struct role_opts *o)
     rt.data = &b;
     rt.on_reload = backend_reload;
     if (backend_setup(&b, o, rt.loop) < 0) {
+        weblogin_free(b.login);
+        db_close(b.store);
         if (b.files)
             static_free(b.files);
         return 1;
@@ -88,22 +137,33 @@ static int backend_run(struct role_opts *o)
              o->ip ? o->ip : "0.0.0.0", http_server_port(b.http),
              role_opt(o, "www", "www"), role_opt(o, "static", "static"), ev_backend_name());
     int rc = role_rt_run(&rt);
+    weblogin_free(b.login);
+    db_close(b.store);
     static_free(b.files);
     return rc;
 }
 
 static const char *const backend_keys[] = {
-    "www", "static", "client-max-body-size", NULL
+    "www", "static", "client-max-body-size", "session-lifetime", "login-rate-max",
+    "login-rate-window", "compat-auth-cookie", "secure-cookies", NULL
 };
+static const char *const backend_flags[] = { "compat-auth-cookie", "secure-cookies", NULL };
 
 const struct role_def role_backend_def = {
     .name = "backend",
     .default_port = 9000,
     .keys = backend_keys,
-    .flags = NULL,
+    .flags = backend_flags,
     .run = backend_run,
     .help =
         "  --www DIR                    pages (text/html) root (default: www)\n"
         "  --static DIR                 assets root (default: static)\n"
-        "  --client-max-body-size SIZE  request body limit, 413 above (default 1m)\n",
+        "  --client-max-body-size SIZE  request body limit, 413 above (default 1m)\n"
+        "  --db FILE                    accounts and sessions (default " WR_DEFAULT_DB ")\n"
+        "  --session-lifetime SECONDS   session cookie lifetime (default 7 days)\n"
+        "  --login-rate-max N           failed logins per window, per address and\n"
+        "                               per account, then 429 (default 5)\n"
+        "  --login-rate-window SECONDS  (default 60)\n"
+        "  --compat-auth-cookie         accept the bare auth=true cookie (assignment)\n"
+        "  --secure-cookies             mark cookies Secure (behind TLS)\n",
 };

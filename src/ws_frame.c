@@ -2,17 +2,14 @@
  * weaprous/ws.h. */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 #ifdef HAVE_SYS_RANDOM_H
-#include <sys/random.h>
 #endif
 
 #include "base64.h"
 #include "sha1.h"
 #include "weaprous/utf8.h"
+#include "weaprous/entropy.h"
 #include "weaprous/ws.h"
 
 /* RFC 6455 1.3: appended to the client's key before hashing. */
@@ -241,39 +238,11 @@ void ws_mask(void *p, size_t n, const unsigned char key[4], uint64_t offset)
         s[i] ^= key[(offset + i) & 3];
 }
 
-/* Masking keys must be unpredictable (10.3): the kernel's generator. */
+/* Masking keys must be unpredictable (RFC 6455 10.3): the kernel's
+ * generator, through the one entropy module. */
 int ws_random(void *out, size_t n)
 {
-    unsigned char *o = out;
-#if defined(HAVE_GETRANDOM) && defined(HAVE_SYS_RANDOM_H)
-    while (n > 0) {
-        ssize_t r = getrandom(o, n, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        o += r;
-        n -= (size_t)r;
-    }
-    return 0;
-#else
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    while (n > 0) {
-        ssize_t r = read(fd, o, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            close(fd);
-            return -1;
-        }
-        o += r;
-        n -= (size_t)r;
-    }
-    close(fd);
-    return 0;
-#endif
+    return entropy_fill(out, n);
 }
 
 bool ws_close_code_valid(int code)

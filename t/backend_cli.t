@@ -20,8 +20,9 @@ top = tmpdir()
 www, static = os.path.join(top, 'www'), os.path.join(top, 'static')
 os.makedirs(www)
 os.makedirs(static)
-with open(os.path.join(www, 'index.html'), 'w') as f:
-    f.write('<h1>cli</h1>\n')
+with open(os.path.join(www, 'page.html'), 'w') as f:
+    f.write('<h1>cli</h1>\n')   # a public page: "/" itself needs a login
+DB = os.path.join(top, 'weaprous.db')
 BIG = 32 << 20
 with open(os.path.join(static, 'big.bin'), 'wb') as f:
     f.write(os.urandom(BIG))
@@ -33,7 +34,7 @@ def run(*args, timeout=10):
     return p.returncode, p.stdout.decode(errors='replace') + p.stderr.decode(errors='replace')
 
 
-def get(port, path='/'):
+def get(port, path='/page.html'):
     s = socket.create_connection(('127.0.0.1', port), timeout=5)
     s.sendall(b'GET ' + path.encode() + b' HTTP/1.1\r\nHost: t\r\nReferer: http://r/\r\n'
               b'User-Agent: cli-test\r\nConnection: close\r\n\r\n')
@@ -48,7 +49,7 @@ def get(port, path='/'):
 
 
 # --- command line ---
-rc, out = run('backend', '-t', '--www', www, '--static', static)
+rc, out = run('backend', '-t', '--www', www, '--static', static, '--db', DB)
 is_(rc, 0, '-t with valid roots exits 0')
 like(out, r'ok', '-t says the configuration is ok')
 rc, out = run('backend', '-t', '--www', os.path.join(top, 'nope'), '--static', static)
@@ -72,7 +73,8 @@ conf = os.path.join(top, 'weaprous.conf')
 port_file = free_port()
 with open(conf, 'w') as f:
     f.write('# test configuration\n[proxy]\nserver-port 1\n[backend]\n'
-            'server-ip 127.0.0.1\nserver-port %d\nwww = %s\nstatic %s\n' % (port_file, www, static))
+            'server-ip 127.0.0.1\nserver-port %d\nwww = %s\nstatic %s\ndb %s\n'
+            % (port_file, www, static, DB))
 srv = Server(argv=[binary(), 'backend', '-c', conf], port=port_file)
 with srv:
     like(get(port_file).decode(errors='replace'), r'<h1>cli</h1>', 'settings come from the config file')
@@ -90,7 +92,7 @@ like(out, r'bad\.conf:2', 'config error names file:line')
 port = free_port()
 pidf, errlog, acclog = (os.path.join(top, n) for n in ('b.pid', 'error.log', 'access.log'))
 rc, out = run('backend', '--server-ip', '127.0.0.1', '--server-port', str(port), '--www', www,
-              '--static', static, '-d', '--pid-file', pidf, '--log-file', errlog,
+              '--static', static, '--db', DB, '-d', '--pid-file', pidf, '--log-file', errlog,
               '--access-log', acclog)
 is_(rc, 0, 'daemon: the launching process exits 0')
 ok(wait_port(port), 'daemon: the port accepts')
@@ -100,7 +102,7 @@ ok(os.path.exists('/proc/%d' % pid), 'daemon: pid file names a live process')
 ok(b'200 OK' in get(port), 'daemon serves')
 ok(wait_until(lambda: os.path.getsize(acclog) > 0), 'access log written')
 line = open(acclog).read().splitlines()[-1]
-like(line, r'^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET / HTTP/1\.1" 200 13 '
+like(line, r'^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /page\.html HTTP/1\.1" 200 13 '
      r'"http://r/" "cli-test"$', 'access log line is nginx combined format')
 
 os.kill(pid, signal.SIGHUP)
@@ -121,13 +123,13 @@ first = s.recv(4096)
 os.kill(pid, signal.SIGTERM)
 time.sleep(0.3)
 ok(not wait_port(port, timeout=0.5), 'after SIGTERM no new connection is accepted')
-data = first
+data = bytearray(first)     # bytes += would be quadratic
 while True:
     b = s.recv(1 << 16)
     if not b:
         break
     data += b
-head, _, body = data.partition(b'\r\n\r\n')
+head, _, body = bytes(data).partition(b'\r\n\r\n')
 is_(len(body), BIG, 'the in-flight response completed during the graceful stop')
 ok(wait_until(lambda: not os.path.exists('/proc/%d' % pid) or
               open('/proc/%d/stat' % pid).read().split()[2] == 'Z', timeout=7),

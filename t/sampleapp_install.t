@@ -37,6 +37,8 @@ ok(any(f.startswith('-I' + dest) for f in flags), 'include path points into DEST
 
 exe = os.path.join(dest, 'sampleapp')
 src = os.path.join(srcdir(), 'src', 'sampleapp.c')
+# A sanitizer build of the library needs the same runtime in the program.
+flags += os.environ.get('WR_SANITIZE_FLAGS', '').split()
 cc = subprocess.run(['cc', '-std=c11', '-Wall', '-Wextra', '-Werror', src, '-o', exe] + flags,
                     capture_output=True, text=True, env=env)
 if not is_(cc.returncode, 0, 'sampleapp.c builds out of tree against the installed copy'):

@@ -20,12 +20,27 @@ from wrtest import (Server, diag, done_testing, is_, ok, parse_response,  # noqa
 SECRET = b'TOPSECRET-7f3a9c'
 BIG = 20 << 20
 IO_TIMEOUT = 60     # seconds for one exchange (20 MiB under ASan)
+SESSION = []        # the Cookie field once logged in: "/" is protected
+
+
+def login(port):
+    """Logs in as the fresh database's admin; the index needs a session."""
+    body = b'username=admin&password=password'
+    data = raw(port, req('POST', '/login', [
+        ('Content-Type', 'application/x-www-form-urlencoded'),
+        ('Content-Length', str(len(body))), ('Connection', 'close')],
+        body=body, host='127.0.0.1'), timeout=IO_TIMEOUT)
+    r = parse_response(data)[0]
+    cookies = [v.split(';')[0] for v in r.all('set-cookie')]
+    ok(r.status == 200 and any(c.startswith('session=') for c in cookies),
+       'logged in (the index page is behind the login)')
+    SESSION[:] = [('Cookie', '; '.join(cookies))]
 
 
 def request(port, method, target, fields=()):
     """One request with Connection: close; the Response, or None when no
     complete response came back."""
-    fields = list(fields) + [('Connection', 'close')]
+    fields = list(fields) + SESSION + [('Connection', 'close')]
     if method in ('POST', 'PUT', 'PATCH'):
         fields.append(('Content-Length', '0'))
     data = raw(port, req(method, target, fields, host='127.0.0.1'), timeout=IO_TIMEOUT)
@@ -159,7 +174,8 @@ def test_conditionals(port):
     ok(etag and etag.startswith('"') and lm, 'ETag and Last-Modified present')
     is_(r.headers.get('accept-ranges'), 'bytes', 'Accept-Ranges: bytes')
     is_(r.headers.get('cache-control'), 'public, max-age=3600', 'asset Cache-Control')
-    is_(request(port, 'GET', '/').headers.get('cache-control'), 'no-cache', 'html Cache-Control')
+    is_(request(port, 'GET', '/page.html').headers.get('cache-control'), 'no-cache',
+        'html Cache-Control (a public page; the protected index is no-store)')
     cases = [
         ([('If-None-Match', etag)], 304, 'If-None-Match same -> 304'),
         ([('If-None-Match', 'W/' + etag)], 304, 'weak comparison -> 304'),
@@ -326,7 +342,9 @@ def test_disconnect(port, srv):
 def main():
     top = tmpdir('static_t.')      # removed at exit unless WR_KEEP_TMP=1
     www, st, css, js, digest = build_tree(top)
-    with Server('backend', '--www', www, '--static', st) as srv:
+    with Server('backend', '--www', www, '--static', st,
+                '--db', os.path.join(top, 'weaprous.db')) as srv:
+        login(srv.port)
         test_base_dir_rule(srv.port)
         test_errors(srv.port)
         test_head(srv.port)

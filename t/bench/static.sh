@@ -148,8 +148,11 @@ for s in $SERVERS; do start_server "$s"; done
 for s in $SERVERS; do
     printf 'bench: %-8s pid %s port %s\n' "$s" "${PID[$s]}" "${PORT[$s]}"
 done
-printf 'bench: wrk -t1 -c%s -d%ss --latency, %s rounds, median shown\n\n' \
+printf 'bench: wrk -t1 -c%s -d%ss --latency, %s rounds, median shown\n' \
     "$CONNS" "$DURATION" "$ROUNDS"
+# Other work on the machine skews every figure: say how busy it was.
+printf 'bench: %s cores, load average at start %s\n\n' "$(nproc)" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 declare -A RPS P99 CPU ERR
 printf '%-5s %-10s %-9s %10s %9s %10s %7s\n' file mode server 'req/s' 'p99 ms' 'cpu us/req' errors
@@ -178,6 +181,7 @@ for f in 1k.html 1m.html; do
         done
     done
 done
+printf '\nbench: load average at end %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 for s in $SERVERS; do
     kill -0 "${PID[$s]}" 2>/dev/null || echo "bench: WARNING: $s died during the run"
 done

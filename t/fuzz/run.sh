@@ -3,7 +3,8 @@
 # and UBSan, and run each for SECONDS (default 60).  Prints one line per
 # harness; exits 1 on a build failure or any finding.
 #
-# A harness names the library sources it needs in a comment:
+# A harness names the library sources it needs in a comment, on one line
+# (alone, or one line of a longer comment):
 #     /* fuzz-sources: src/http_parse.c src/buf.c */
 # Seeds come from t/fuzz/corpus/<name>/ and a dictionary from
 # t/fuzz/<name>.dict when present.  config.h comes from $WR_BUILDDIR (a
@@ -48,9 +49,10 @@ else
     : > "$cfgdir/config.h"
 fi
 
-# Sources listed in the harness's fuzz-sources comment, relative to $top.
+# Sources listed after "fuzz-sources:" (first such line, up to an optional
+# "*/"), relative to $top.  The line may sit inside a longer comment.
 fuzz_sources() {
-    sed -n 's|.*/\*[[:space:]]*fuzz-sources:\(.*\)\*/.*|\1|p' "$1" | head -1
+    sed -n '/fuzz-sources:/{s/.*fuzz-sources://; s|\*/.*||; p; q;}' "$1"
 }
 
 build_one() {   # harness.c output-binary logfile
@@ -80,7 +82,7 @@ failed=0
 for h in "${harnesses[@]}"; do
     name=$(basename "$h" .c)
     bin=$work/$name log=$work/$name.log
-    if [ -z "$(fuzz_sources "$h")" ] && ! grep -q 'fuzz-sources:' "$h"; then
+    if ! grep -q 'fuzz-sources:' "$h"; then
         echo "fuzz: $name: FAIL: no /* fuzz-sources: ... */ comment"
         failed=1; continue
     fi

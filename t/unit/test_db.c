@@ -233,6 +233,11 @@ static void test_garbage(void)
            "missing directory refused");
     is_int(code, DB_E_OPEN, "classified DB_E_OPEN: %s", err);
     is_int(db_open(&d, tmpdir, NULL, err, sizeof err, &code), -1, "a directory refused");
+    p = tpath("fifo.db");
+    ok(mkfifo(p, 0600) == 0 && db_open(&d, p, NULL, err, sizeof err, &code) == -1 &&
+       code == DB_E_OPEN, "a FIFO refused without blocking: %s", err);
+    unlink(p);
+    is_int(db_open(&d, "/dev/null", NULL, err, sizeof err, &code), -1, "a device refused");
     is_int(db_open(&d, "", NULL, err, sizeof err, &code), -1, "empty path refused");
 }
 
