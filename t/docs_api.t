@@ -3,15 +3,16 @@
 prints what the page shows.  Commands are the `$ ` lines; the lines after
 one are its expected output, where a line `...` matches any number of lines
 and `...` inside a line matches any text.  Port 9000 in a command means the
-backend (started on a free port over a small www/ + static/ tree), 8000 the
-sample app (started with the account alice:secret).  The commands of one
-block share a shell (variables); all blocks share a directory (the cookie
-jar of the login example serves the later ones), as for a reader who runs
-them in order."""
+backend (on a free port, serving a copy of the source tree's www/ and
+static/ with a fresh database), 8000 the sample app (with the account
+alice:secret).  The commands of one block share a shell (variables); all
+blocks share a directory (the cookie jar of a login example serves the
+later ones), as for a reader who runs them in order."""
 
 import gzip
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -53,20 +54,13 @@ def matches(expected, got):
 
 
 def tree():
-    """www/ and static/ for the backend examples."""
+    """A copy of the source tree's www/ and static/ (the pages the examples
+    talk about), with a precompressed static/css/site.css.gz."""
     root = tmpdir('wrapi-')
-    files = {
-        'www/index.html': '<!DOCTYPE html><title>index</title>\n',
-        'static/css/site.css': 'body { margin: 0 }\n',
-        'static/js/app.js': 'console.log("hello");\n' * 20,
-    }
-    for rel, content in files.items():
-        path = os.path.join(root, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, 'w') as f:
-            f.write(content)
-    with open(os.path.join(root, 'static/js/app.js'), 'rb') as f, \
-            gzip.open(os.path.join(root, 'static/js/app.js.gz'), 'wb') as g:
+    for name in ('www', 'static'):
+        shutil.copytree(os.path.join(srcdir(), name), os.path.join(root, name))
+    css = os.path.join(root, 'static', 'css', 'site.css')
+    with open(css, 'rb') as f, gzip.open(css + '.gz', 'wb') as g:
         g.write(f.read())
     return root
 
@@ -77,7 +71,8 @@ ok(len(all_blocks) >= 6, 'API.md has console examples (%d blocks)' % len(all_blo
 
 root = tree()
 backend = Server('backend', '--www', os.path.join(root, 'www'),
-                 '--static', os.path.join(root, 'static')).start()
+                 '--static', os.path.join(root, 'static'),
+                 '--db', os.path.join(root, 'weaprous.db')).start()
 sample = Server(argv=[binary('weaprous-sampleapp'), '--server-ip', '127.0.0.1',
                       '--server-port', '{port}', '--user', 'alice:secret']).start()
 ports = {'9000': backend.port, '8000': sample.port}

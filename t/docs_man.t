@@ -95,7 +95,7 @@ for role in roles + ['user', 'version']:
             continue
         ok(re.search(r'(?<![\w-])%s(?![\w-])' % re.escape(opt), man1),
            'weaprous.1 documents %s %s' % (role, opt))
-        ok(re.search(r'(?m)^\.BI %s ' % re.escape(opt[2:]), man5),
+        ok(re.search(r'(?m)^\.B[IR]? %s\b' % re.escape(opt[2:]), man5),
            'weaprous.conf.5 documents the %s key %s' % (role, opt[2:]))
 
 sample = help_of(binary('weaprous-sampleapp'), '--help')

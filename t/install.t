@@ -120,11 +120,19 @@ assets = [os.path.relpath(os.path.join(r_, f), static)
 with open(os.path.join(static, 'wr-install-probe.txt'), 'w') as f:
     f.write('probe\n')
 with Server(argv=[exe, 'backend', '-c', conf, '--server-ip', '127.0.0.1',
-                  '--server-port', '{port}', '--www', www, '--static', static],
+                  '--server-port', '{port}', '--www', www, '--static', static,
+                  '--db', os.path.join(dest, 'test.db')],
             env={'LD_LIBRARY_PATH': D(v['libdir'])}, cwd=dest) as srv:
     resp = parse_response(raw(srv.port, req('GET', '/wr-install-probe.txt',
                                             {'Connection': 'close'})))[0]
     is_((resp.status, resp.body), (200, b'probe\n'), 'the installed backend serves the installed static tree')
+    if os.path.isfile(os.path.join(www, 'login.html')):
+        resp = parse_response(raw(srv.port, req('GET', '/login.html', {'Connection': 'close'})))[0]
+        is_(resp.status, 200, 'the installed login page is served')
+        resp = parse_response(raw(srv.port, req('GET', '/', {'Connection': 'close'})))[0]
+        is_(resp.status, 401, '/ without a session: 401 (login installed and wired)')
+    else:
+        skip('no login page in www/', 2)
     for a in assets[:3]:
         resp = parse_response(raw(srv.port, req('GET', '/' + a, {'Connection': 'close'})))[0]
         is_(resp.status, 200, 'installed asset /%s served' % a)
@@ -136,9 +144,10 @@ port = free_port()
 defaults = os.path.join(state, 'defaults')
 with open(defaults, 'w') as f:
     f.write('WEAPROUS_BIN=%s\nWEAPROUS_CONF=%s\nWEAPROUS_RUNDIR=%s/run\n'
-            'WEAPROUS_LOGDIR=%s/log\nWEAPROUS_ROLES=backend\n'
-            'WEAPROUS_OPTS="--server-ip 127.0.0.1 --server-port %d --www %s --static %s"\n'
-            % (exe, conf, state, state, port, www, static))
+            'WEAPROUS_LOGDIR=%s/log\nWEAPROUS_STATEDIR=%s/lib\nWEAPROUS_ROLES=backend\n'
+            'WEAPROUS_OPTS="--server-ip 127.0.0.1 --server-port %d --www %s --static %s'
+            ' --db %s/lib/weaprous.db"\n'
+            % (exe, conf, state, state, state, port, www, static, state))
 ienv = dict(env, WEAPROUS_DEFAULTS=defaults)
 
 
