@@ -291,9 +291,13 @@ int main(int argc, char **argv)
     o.role = r->name;
     o.port = r->default_port;
     o.log_level = LOG_LVL_INFO;
-    for (int i = 2; i + 1 < argc; i++)
-        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
-            o.config = argv[i + 1];
+    /* The file first, so that flags win over it. */
+    for (int i = 2; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            o.config = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            o.config = argv[i] + 9;
+    }
     char *conf_text = NULL;
     if (o.config && !r->own_config && (!(conf_text = read_config(o.config)) ||
                      load_config(&o, r, o.config, conf_text) < 0)) {

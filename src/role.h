@@ -47,6 +47,15 @@ bool role_flag(const struct role_opts *o, const char *key);
 /* Number with an optional k/m/g (sizes) suffix; dflt when absent, -1 when
  * malformed. */
 long long role_opt_size(const struct role_opts *o, const char *key, long long dflt);
+/* Whole number in min..max; dflt when absent, -1 when malformed or out of
+ * range. */
+long long role_opt_count(const struct role_opts *o, const char *key, long long dflt,
+                         long long min, long long max);
+/* Duration in milliseconds: "10" or "10s", "1.5", "500ms", "5m", "2h",
+ * "7d" (nginx's units; a bare number is seconds), within min_ms..max_ms;
+ * dflt_ms when absent, -1 when malformed or out of range. */
+long long role_opt_ms(const struct role_opts *o, const char *key, long long dflt_ms,
+                      long long min_ms, long long max_ms);
 
 /* The shared run-time of a server role. */
 struct role_rt {
@@ -55,14 +64,22 @@ struct role_rt {
     http_server     *servers[ROLE_MAX_SERVERS];
     size_t           nservers, nstopped;
     bool             stopping;
+    bool             readied;                          /* role_rt_ready() ran */
+    int              ready_fd;                         /* daemon: tells the launcher */
     void           (*on_reload)(struct role_rt *rt);   /* SIGHUP, may be NULL */
     void           (*on_stop)(struct role_rt *rt);     /* first TERM/INT */
     void            *data;                             /* the role's own */
 };
 
-/* Opens logs, daemonizes if asked, writes the pid file, creates the loop
- * and installs TERM/INT/HUP/USR1.  0 or -1 (already logged). */
+/* Opens logs, creates the loop and installs TERM/INT/HUP/USR1.  0 or -1
+ * (already logged). */
 int role_rt_init(struct role_rt *rt, struct role_opts *o);
+/* Once the role listens and its files are open: detaches (-d), writes the
+ * pid file, and only then lets the launching process exit 0, so a port in
+ * use or a bad database fails `weaprous ROLE -d` with the error on the
+ * terminal.  role_rt_run() calls it; a role that runs its loop otherwise
+ * calls it first.  0 or -1 (logged). */
+int role_rt_ready(struct role_rt *rt);
 /* Registers a server for graceful stop. */
 void role_rt_add_server(struct role_rt *rt, http_server *s);
 /* Runs the loop; returns the process exit status.  Then role_rt_finish(). */

@@ -23,55 +23,27 @@
 #define TRACKER_ENGINE_MAX_BODY (64u << 10)  /* above: the engine's 413 */
 #define TRACKER_PURGE_SECONDS   3600         /* between purges of expired sessions */
 
-/* "10", "1.5" (seconds) or "500ms" -> milliseconds; -1 when malformed or
- * outside TRACKER_MIN_HEARTBEAT..TRACKER_MAX_HEARTBEAT. */
-static long tracker_parse_interval(const char *s)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v <= 0)
-        return -1;
-    if (strcmp(end, "ms") == 0)
-        v /= 1000.0;
-    else if (strcmp(end, "s") != 0 && *end)
-        return -1;
-    if (v * 1000.0 < TRACKER_MIN_HEARTBEAT || v * 1000.0 > TRACKER_MAX_HEARTBEAT)
-        return -1;
-    return (long)(v * 1000.0 + 0.5);
-}
-
-/* A whole number option in 1..max: the value, dflt when absent, -1 bad. */
-static long tracker_opt_num(const struct role_opts *o, const char *key, long dflt, long max)
-{
-    const char *v = role_opt(o, key, NULL);
-    char *end;
-    if (!v)
-        return dflt;
-    long n = strtol(v, &end, 10);
-    return (*end || end == v || n < 1 || n > max) ? -1 : n;
-}
-
 static int tracker_options(struct tracker *tr, const struct role_opts *o)
 {
-    long hb = tracker_parse_interval(role_opt(o, "heartbeat-interval", "10"));
-    long fails = tracker_opt_num(o, "login-max-failures", TRACKER_RATE_MAX, 1000000);
-    long win = tracker_opt_num(o, "login-window", TRACKER_RATE_WINDOW, 86400);
-    long ttl = tracker_opt_num(o, "ticket-ttl", TRACKER_TICKET_TTL, 3600);
+    long long hb = role_opt_ms(o, "heartbeat-interval", 10000,
+                               TRACKER_MIN_HEARTBEAT, TRACKER_MAX_HEARTBEAT);
+    long long fails = role_opt_count(o, "login-max-failures", TRACKER_RATE_MAX, 1, 1000000);
+    long long win = role_opt_ms(o, "login-window", TRACKER_RATE_WINDOW * 1000LL, 1000, 86400000);
+    long long ttl = role_opt_ms(o, "ticket-ttl", TRACKER_TICKET_TTL * 1000LL, 1000, 3600000);
     if (hb < 0) {
-        log_error("bad --heartbeat-interval '%s' (seconds, 0.2 to 3600; or NNNms)",
+        log_error("bad --heartbeat-interval '%s' (0.2s to 1h, e.g. 10, 500ms, 2m)",
                   role_opt(o, "heartbeat-interval", ""));
         return -1;
     }
     if (fails < 0 || win < 0 || ttl < 0) {
-        log_error("bad --login-max-failures, --login-window or --ticket-ttl"
-                  " (whole numbers from 1)");
+        log_error("bad --login-max-failures (1..1000000), --login-window (1s..1d)"
+                  " or --ticket-ttl (1s..1h)");
         return -1;
     }
     tr->heartbeat_ms = (unsigned)hb;
     tr->rate_max = (unsigned)fails;
-    tr->rate_window = (unsigned)win;
-    tr->ticket_ttl = (unsigned)ttl;
+    tr->rate_window = (unsigned)(win / 1000);
+    tr->ticket_ttl = (unsigned)(ttl / 1000);
     tr->allow_signup = role_flag(o, "allow-signup");
     tr->allow_advertised = role_flag(o, "allow-advertised-addr");
     return 0;
@@ -202,7 +174,7 @@ static int tracker_run(struct role_opts *o)
                  " advertised addresses %s, reactor %s)", o->ip ? o->ip : "0.0.0.0",
                  app_port(tr->app), path, tr->heartbeat_ms, tr->allow_signup ? "on" : "off",
                  tr->allow_advertised ? "allowed" : "refused", ev_backend_name());
-        rc = app_run(tr->app) < 0;
+        rc = role_rt_ready(&rt) < 0 || app_run(tr->app) < 0;
     }
     ev_timer_stop(rt.loop, &tr->sweeper);
     tracker_free(tr);
