@@ -81,6 +81,7 @@ static int set_common(struct role_opts *o, const char *key, const char *val)
             return -1;
         }
         o->port = (int)p;
+        o->port_given = true;
     }
     else if (strcmp(key, "config") == 0) o->config = val;
     else if (strcmp(key, "db") == 0) o->db = val;

@@ -20,6 +20,7 @@ struct role_opts {
     const char *role;
     const char *ip;
     int         port;
+    bool        port_given;     /* --server-port on the command line or file */
     const char *config;
     const char *db;
     const char *pid_file;
