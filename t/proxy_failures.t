@@ -70,6 +70,7 @@ with Proxy(conf) as px:
     before = good.requests
     st, h, body = get(p, host='retry', method='POST', body=b'data')
     is_(st, 502, 'POST sent, upstream closed without answering: 502, not retried')
+    like(h.get('x-request-id', ''), r'^[0-9a-f]{32}$', 'the 502 page carries an X-Request-ID')
     is_(good.requests, before, 'the POST did not reach a second server')
     st, h, body = get(p, host='retry')
     is_((st, up_name(body)), (200, 'G'), 'GET: the same failure is retried on the next server')
