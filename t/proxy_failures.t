@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
-from wrtest import done_testing, is_, ok, parse_response, raw, req  # noqa: E402
+from wrtest import done_testing, is_, like, ok, parse_response, raw, req  # noqa: E402
 from proxy_helpers import Proxy, Upstream, get, up_name  # noqa: E402
 
 
