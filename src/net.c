@@ -121,11 +121,18 @@ int net_accept(int lfd, struct sockaddr_storage *ss, socklen_t *len)
 
 int net_connect(const struct sockaddr *sa, socklen_t len)
 {
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    /* one system call instead of socket + three fcntl */
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+#else
     int fd = socket(sa->sa_family, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
     if (net_set_nonblock(fd) < 0)
         goto fail;
+#endif
     if (sa->sa_family != AF_UNIX)
         net_set_nodelay(fd);
     if (connect(fd, sa, len) < 0 && errno != EINPROGRESS)

@@ -184,18 +184,62 @@ static void preq_on_close(http_txn *t, void *arg)
 /* ------------------------------------------------------------------ */
 /* The upstream request head                                             */
 
-/* Hop-by-hop fields (RFC 9110 7.6.1) and the ones the proxy sets itself.
- * Expect is answered by the proxy (the engine sends 100 Continue once an
- * upstream is connected), so the upstream never waits for it. */
-static const char *const skip_request_fields[] = {
-    "connection", "keep-alive", "te", "trailer", "transfer-encoding",
-    "proxy-connection", "upgrade", "content-length", "x-forwarded-for",
-    "x-forwarded-proto", "x-real-ip", "x-request-id", "expect", NULL
+/* What the proxy does with a field, by name: one table, looked up once per
+ * field (lengths compared first, so most fields cost a few integer
+ * compares).  Hop-by-hop fields (RFC 9110 7.6.1) are dropped both ways;
+ * the request loses the fields the proxy sets itself, and Expect, which the
+ * proxy answers (the engine sends 100 Continue once an upstream is
+ * connected), so the upstream never waits for it; the response loses Date
+ * and Server, which the engine sets. */
+enum fld_flag {
+    FLD_SKIP_REQ  = 1 << 0,
+    FLD_SKIP_RESP = 1 << 1,
+    FLD_CONN      = 1 << 2,   /* Connection: may list more hop-by-hop names */
+    FLD_XFF       = 1 << 3,
+    FLD_RID       = 1 << 4
 };
+#define FLD_HOP (FLD_SKIP_REQ | FLD_SKIP_RESP)
+
+struct fld_kind {
+    const char   *name;
+    unsigned char len;
+    unsigned char flags;
+};
+#define FLD(s, f) { s, sizeof s - 1, f }
+
+static const struct fld_kind fld_table[] = {
+    FLD("connection", FLD_HOP | FLD_CONN), FLD("keep-alive", FLD_HOP), FLD("te", FLD_HOP),
+    FLD("trailer", FLD_HOP), FLD("transfer-encoding", FLD_HOP),
+    FLD("proxy-connection", FLD_HOP), FLD("upgrade", FLD_HOP),
+    FLD("content-length", FLD_HOP), FLD("host", FLD_SKIP_REQ),
+    FLD("x-forwarded-for", FLD_SKIP_REQ | FLD_XFF), FLD("x-forwarded-proto", FLD_SKIP_REQ),
+    FLD("x-real-ip", FLD_SKIP_REQ), FLD("x-request-id", FLD_SKIP_REQ | FLD_RID),
+    FLD("expect", FLD_SKIP_REQ), FLD("date", FLD_SKIP_RESP), FLD("server", FLD_SKIP_RESP),
+};
+
+/* The FLD_* flags of field name n (0: an ordinary end-to-end field). */
+static unsigned fld_class(const char *n, size_t len)
+{
+    for (size_t i = 0; i < sizeof fld_table / sizeof fld_table[0]; i++)
+        if (fld_table[i].len == len && strncasecmp(n, fld_table[i].name, len) == 0)
+            return fld_table[i].flags;
+    return 0;
+}
 
 static bool name_is(const char *n, size_t len, const char *want)
 {
     return strlen(want) == len && strncasecmp(n, want, len) == 0;
+}
+
+/* True when h has a Connection field: only then can other fields be
+ * hop-by-hop by being listed there (most heads have none). */
+static bool has_conn_field(const struct http_head *h)
+{
+    for (size_t i = 0; i < h->num_headers; i++)
+        if (h->headers[i].name_len == 10
+            && strncasecmp(h->headers[i].name, "connection", 10) == 0)
+            return true;
+    return false;
 }
 
 /* True when a Connection field of h (there may be several) lists the
@@ -213,14 +257,6 @@ static bool conn_lists(const struct http_head *h, const char *n, size_t len)
             && http_list_has(f->value, f->value_len, nm))
             return true;
     }
-    return false;
-}
-
-static bool in_list(const char *n, size_t len, const char *const *list)
-{
-    for (; *list; list++)
-        if (name_is(n, len, *list))
-            return true;
     return false;
 }
 
@@ -260,7 +296,7 @@ static const char *req_host(http_txn *t, size_t *n)
 {
     const char *target = http_txn_target(t);
     const struct http_head *h = http_txn_head(t);
-    if (strncasecmp(target, "http://", 7) == 0) {
+    if (target[0] != '/' && strncasecmp(target, "http://", 7) == 0) {
         *n = strcspn(target + 7, "/?#");
         return target + 7;
     }
@@ -277,7 +313,7 @@ static int put_xff_chain(http_txn *t, buf *b)
     int rc = 0;
     for (size_t i = 0; i < h->num_headers; i++) {
         const struct http_header *f = &h->headers[i];
-        if (name_is(f->name, f->name_len, "x-forwarded-for") && f->value_len) {
+        if (f->value_len && (fld_class(f->name, f->name_len) & FLD_XFF)) {
             rc |= buf_append(b, f->value, f->value_len);
             rc |= buf_append(b, ", ", 2);
         }
@@ -322,7 +358,7 @@ static int exp_var(void *arg, enum proxy_var v)
  * request ("GET http://host/x" -> "/x"). */
 static int put_target(buf *b, const char *target)
 {
-    if (strncasecmp(target, "http://", 7) == 0) {
+    if (target[0] != '/' && strncasecmp(target, "http://", 7) == 0) {
         const char *rest = target + 7 + strcspn(target + 7, "/?");
         /* "http://host?q" has an empty path: "/?q" (RFC 9112 3.2.1) */
         if (*rest != '/' && buf_append(b, "/", 1) < 0)
@@ -336,12 +372,13 @@ static int head_fields(struct preq *r, buf *b)
 {
     const struct http_head *h = http_txn_head(r->t);
     const struct proxy_settings *s = &r->pool->block->set;
+    bool conn = has_conn_field(h);
     int rc = 0;
     for (size_t i = 0; i < h->num_headers && rc == 0; i++) {
         const struct http_header *f = &h->headers[i];
-        if (in_list(f->name, f->name_len, skip_request_fields)
-            || overridden(s, f->name, f->name_len) || conn_lists(h, f->name, f->name_len)
-            || name_is(f->name, f->name_len, "host"))
+        if ((fld_class(f->name, f->name_len) & FLD_SKIP_REQ)
+            || overridden(s, f->name, f->name_len)
+            || (conn && conn_lists(h, f->name, f->name_len)))
             continue;
         rc = put_field(b, f->name, f->name_len, f->value, f->value_len);
     }
@@ -559,27 +596,25 @@ static void body_on_data(http_txn *t, const char *p, size_t n, bool last, void *
 /* ------------------------------------------------------------------ */
 /* Response (upstream -> client)                                         */
 
-static const char *const skip_response_fields[] = {
-    "connection", "keep-alive", "te", "trailer", "transfer-encoding",
-    "proxy-connection", "upgrade", "content-length", "date", "server", NULL
-};
-
+/* Passes the upstream's end-to-end fields to the client.  The names and
+ * values are NUL-terminated in place, in r->in, which holds the head and
+ * is consumed right after: no copies.  Run once per response. */
 static void resp_fields(struct preq *r)
 {
     const struct http_head *h = &r->rh;
-    bool has_rid = false;
+    bool has_rid = false, conn = has_conn_field(h);
     for (size_t i = 0; i < h->num_headers; i++) {
         const struct http_header *f = &h->headers[i];
-        char nm[128], val[HTTP_MAX_HEAD];
-        if (in_list(f->name, f->name_len, skip_response_fields) || f->name_len >= sizeof nm
-            || conn_lists(h, f->name, f->name_len))
+        unsigned k = fld_class(f->name, f->name_len);
+        if ((k & FLD_SKIP_RESP) || (conn && conn_lists(h, f->name, f->name_len)))
             continue;
-        memcpy(nm, f->name, f->name_len);
-        nm[f->name_len] = '\0';
-        has_rid |= name_is(f->name, f->name_len, "x-request-id");
-        memcpy(val, f->value, f->value_len);
-        val[f->value_len] = '\0';
-        http_txn_add_header(r->t, nm, val);
+        /* the parser's slices are followed by ':' and by CR, LF or
+         * trailing blanks, all inside the head: safe to overwrite */
+        char *name = (char *)f->name, *value = (char *)f->value;
+        name[f->name_len] = '\0';
+        value[f->value_len] = '\0';
+        has_rid |= (k & FLD_RID) != 0;
+        http_txn_add_header(r->t, name, value);
     }
     if (!has_rid)
         http_txn_add_header(r->t, "X-Request-ID", r->rid);
@@ -910,8 +945,12 @@ static void preq_try(struct preq *r)
 /* ------------------------------------------------------------------ */
 /* Entry                                                                 */
 
+/* The client address as bytes, for ip-hash only (the other policies do
+ * not need the conversion). */
 static void client_key(struct preq *r)
 {
+    if (r->pool->block->set.policy != PROXY_POLICY_IP_HASH)
+        return;
     const char *ra = http_txn_remote_addr(r->t);
     if (inet_pton(AF_INET, ra, r->key) == 1)
         r->keylen = 4;
@@ -933,8 +972,10 @@ static struct preq *preq_new(struct proxy_ctx *ctx, http_txn *t, struct proxy_po
     r->fd = -1;
     r->idempotent = http_method_idempotent(h->method);
     r->head_req = h->method == HTTP_M_HEAD;
-    const char *up = http_txn_header(t, "Upgrade");
-    r->tunnel = (h->flags & HTTP_F_CONN_UPGRADE) && up && http_list_has(up, strlen(up), "websocket");
+    if (h->flags & HTTP_F_CONN_UPGRADE) {   /* the lookup only when it can matter */
+        const char *up = http_txn_header(t, "Upgrade");
+        r->tunnel = up && http_list_has(up, strlen(up), "websocket");
+    }
     r->body_chunked = (h->flags & HTTP_F_CHUNKED) != 0;
     r->body_done = !r->body_chunked && h->content_length <= 0;
     r->replayable = true;

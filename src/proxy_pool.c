@@ -48,6 +48,10 @@ uint64_t proxy_random_next(uint64_t *state)
 /* ------------------------------------------------------------------ */
 /* Runtime                                                               */
 
+static void idle_close(struct proxy_idle *c);
+static void idle_nodes_free(struct proxy_pool *p);
+static void idle_on_timer(ev_loop *loop, ev_timer *t, void *arg);
+
 static int pool_init(struct proxy_rt *rt, struct proxy_pool *p,
                      const struct proxy_block *b)
 {
@@ -55,6 +59,7 @@ static int pool_init(struct proxy_rt *rt, struct proxy_pool *p,
     p->rt = rt;
     p->rng = proxy_random_seed();
     ev_timer_init(&p->hc_timer, NULL, p);   /* first: pool_release stops it */
+    ev_timer_init(&p->idle_timer, idle_on_timer, p);
     p->peers = calloc(b->nservers, sizeof *p->peers);
     if (!p->peers)
         return -1;
@@ -95,14 +100,15 @@ void proxy_rt_ref(struct proxy_rt *rt)
     rt->refs++;
 }
 
-static void idle_close(struct proxy_idle *c);
-
 static void pool_release(struct proxy_pool *p)
 {
     while (p->idle_head)
         idle_close(p->idle_head);
-    if (p->rt->loop)
+    idle_nodes_free(p);
+    if (p->rt->loop) {
+        ev_timer_stop(p->rt->loop, &p->idle_timer);
         proxy_health_stop(p);
+    }
     free(p->peers);
 }
 
@@ -133,6 +139,7 @@ void proxy_rt_retire(struct proxy_rt *rt)
         proxy_health_stop(p);
         while (p->idle_head)
             idle_close(p->idle_head);
+        ev_timer_stop(rt->loop, &p->idle_timer);
     }
 }
 
@@ -307,31 +314,40 @@ int proxy_pool_pick(struct proxy_pool *p, uint64_t now_ms, uint64_t tried,
 /* ------------------------------------------------------------------ */
 /* Idle keep-alive connections                                           */
 
-/* Takes c off its pool's list.  `keep_fd`: the fd stays registered with
- * the loop because its new owner re-registers it at once (one interest
- * change instead of a removal and an addition, which epoll pays for). */
+/* Takes c off both lists and recycles the node.  `keep_fd`: the fd stays
+ * registered with the loop because its new owner re-registers it at once
+ * (one interest change instead of a removal and an addition, which epoll
+ * pays for).  The pool's timer is left alone: when it fires for a
+ * connection taken meanwhile it finds nothing expired and re-arms. */
 static void idle_unlink(struct proxy_idle *c, bool keep_fd)
 {
     struct proxy_pool *p = c->pool;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->idle_head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    *(c->prev ? &c->prev->next : &p->idle_head) = c->next;
+    *(c->next ? &c->next->prev : &p->idle_tail) = c->prev;
+    *(c->peer_prev ? &c->peer_prev->peer_next : &c->peer->idle_head) = c->peer_next;
+    if (c->peer_next)
+        c->peer_next->peer_prev = c->peer_prev;
     p->nidle--;
-    if (p->rt->loop) {
-        ev_timer_stop(p->rt->loop, &c->timer);
-        if (!keep_fd)
-            ev_io_del(p->rt->loop, c->fd);
-    }
+    if (p->rt->loop && !keep_fd)
+        ev_io_del(p->rt->loop, c->fd);
+    c->next = p->idle_free;
+    p->idle_free = c;
 }
 
 static void idle_close(struct proxy_idle *c)
 {
+    int fd = c->fd;
     idle_unlink(c, false);
-    close(c->fd);
-    free(c);
+    close(fd);
+}
+
+static void idle_nodes_free(struct proxy_pool *p)
+{
+    while (p->idle_free) {
+        struct proxy_idle *c = p->idle_free;
+        p->idle_free = c->next;
+        free(c);
+    }
 }
 
 /* An idle connection that becomes readable was closed by the upstream (or
@@ -341,17 +357,17 @@ static void idle_on_io(ev_loop *loop, int fd, int events, void *arg)
     idle_close(arg);
 }
 
+/* One timer per pool instead of one per connection: closes every idle
+ * connection older than keepalive_timeout (oldest first, from the tail),
+ * then waits for the next one to expire. */
 static void idle_on_timer(ev_loop *loop, ev_timer *t, void *arg)
 {
-    idle_close(arg);
-}
-
-static struct proxy_idle *idle_oldest(struct proxy_pool *p)
-{
-    struct proxy_idle *c = p->idle_head;
-    while (c && c->next)
-        c = c->next;
-    return c;
+    struct proxy_pool *p = arg;
+    uint64_t now = ev_now_ms(loop), ttl = p->block->set.keepalive_timeout_ms;
+    while (p->idle_tail && now - p->idle_tail->parked_ms >= ttl)
+        idle_close(p->idle_tail);
+    if (p->idle_tail)
+        ev_timer_start(loop, t, p->idle_tail->parked_ms + ttl - now, 0);
 }
 
 /* Closes an fd that may still be registered with the loop. */
@@ -362,6 +378,30 @@ static void fd_drop(struct proxy_pool *p, int fd)
     close(fd);
 }
 
+/* A node for a new idle connection: a recycled one when there is one. */
+static struct proxy_idle *idle_node(struct proxy_pool *p)
+{
+    struct proxy_idle *c = p->idle_free;
+    if (!c)
+        return malloc(sizeof *c);
+    p->idle_free = c->next;
+    return c;
+}
+
+static void idle_link(struct proxy_pool *p, struct proxy_idle *c)
+{
+    c->prev = NULL;
+    c->next = p->idle_head;
+    *(c->next ? &c->next->prev : &p->idle_tail) = c;
+    p->idle_head = c;
+    c->peer_prev = NULL;
+    c->peer_next = c->peer->idle_head;
+    if (c->peer_next)
+        c->peer_next->peer_prev = c;
+    c->peer->idle_head = c;
+    p->nidle++;
+}
+
 void proxy_pool_park(struct proxy_pool *p, unsigned idx, int fd)
 {
     const struct proxy_settings *s = &p->block->set;
@@ -370,34 +410,31 @@ void proxy_pool_park(struct proxy_pool *p, unsigned idx, int fd)
         return;
     }
     if (p->nidle >= s->keepalive)
-        idle_close(idle_oldest(p));   /* keep the newest, like nginx's LRU */
-    struct proxy_idle *c = calloc(1, sizeof *c);
+        idle_close(p->idle_tail);   /* keep the newest, like nginx's LRU */
+    struct proxy_idle *c = idle_node(p);
     if (!c || ev_io_set(p->rt->loop, fd, EV_READ, idle_on_io, c) < 0) {
-        free(c);
+        if (c) {
+            c->next = p->idle_free;
+            p->idle_free = c;
+        }
         fd_drop(p, fd);
         return;
     }
     c->fd = fd;
     c->peer = &p->peers[idx];
     c->pool = p;
-    ev_timer_init(&c->timer, idle_on_timer, c);
-    ev_timer_start(p->rt->loop, &c->timer, s->keepalive_timeout_ms, 0);
-    c->next = p->idle_head;
-    if (c->next)
-        c->next->prev = c;
-    p->idle_head = c;
-    p->nidle++;
+    c->parked_ms = ev_now_ms(p->rt->loop);
+    idle_link(p, c);
+    if (!ev_timer_active(&p->idle_timer))
+        ev_timer_start(p->rt->loop, &p->idle_timer, s->keepalive_timeout_ms, 0);
 }
 
 int proxy_pool_take_idle(struct proxy_pool *p, unsigned idx)
 {
-    for (struct proxy_idle *c = p->idle_head; c; c = c->next) {
-        if (c->peer->index != idx)
-            continue;
-        int fd = c->fd;
-        idle_unlink(c, true);
-        free(c);
-        return fd;
-    }
-    return -1;
+    struct proxy_idle *c = idx < p->npeers ? p->peers[idx].idle_head : NULL;
+    if (!c)
+        return -1;
+    int fd = c->fd;
+    idle_unlink(c, true);
+    return fd;
 }

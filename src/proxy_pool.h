@@ -24,13 +24,17 @@
 struct proxy_pool;
 struct proxy_health_check;
 
-/* One idle upstream connection, parked in its pool. */
+/* One idle upstream connection, parked in its pool.  It is on two lists:
+ * the pool's (newest first; the tail is the oldest, evicted when the pool is
+ * full and the first to time out) and its peer's (newest first, taken
+ * first).  Both make parking and taking O(1). */
 struct proxy_idle {
     int                fd;
     struct proxy_peer *peer;
     struct proxy_pool *pool;
-    ev_timer           timer;     /* keepalive_timeout */
-    struct proxy_idle *prev, *next;
+    uint64_t           parked_ms; /* keepalive_timeout counts from here */
+    struct proxy_idle *prev, *next;           /* pool list; next: free list */
+    struct proxy_idle *peer_prev, *peer_next; /* the peer's list */
 };
 
 struct proxy_peer {
@@ -45,6 +49,7 @@ struct proxy_peer {
     unsigned  hc_ok, hc_bad;      /* consecutive check results */
     uint64_t  requests, failures; /* totals, for /__status */
     struct proxy_health_check *hc;
+    struct proxy_idle *idle_head; /* this peer's idle connections, newest first */
 };
 
 struct proxy_pool {
@@ -52,7 +57,10 @@ struct proxy_pool {
     struct proxy_peer *peers;
     size_t    npeers;
     struct proxy_idle *idle_head;  /* most recently parked first */
+    struct proxy_idle *idle_tail;  /* oldest */
+    struct proxy_idle *idle_free;  /* unused nodes, reused by the next park */
     size_t    nidle;
+    ev_timer  idle_timer;          /* due when the oldest idle one expires */
     uint64_t  rng;                 /* xorshift state for random */
     struct proxy_rt *rt;
     ev_timer  hc_timer;
