@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +51,6 @@ struct preq {
     buf       head, out, replay, in;
     bool      replayable, body_chunked, body_started, body_done, body_paused;
     uint64_t  body_total;
-    struct http_parser rp;
-    struct http_head   rh;
     bool      got_bytes, resp_started, down_paused, up_keepalive;
     enum up_body ub;
     uint64_t  remaining;
@@ -59,6 +58,11 @@ struct preq {
     int       fail_status;         /* answer if no server is left */
     ev_timer  timer;
     char      rid[PROXY_REQUEST_ID_MAX + 1];
+    /* Not cleared on reuse (preq_alloc clears up to here, not these ~5 KB):
+     * rp is initialised before each attempt, rh is written by the parser
+     * before it is read. */
+    struct http_parser rp;
+    struct http_head   rh;
 };
 
 static void preq_try(struct preq *r);
@@ -111,7 +115,7 @@ static struct preq *preq_alloc(struct proxy_ctx *ctx)
     }
     struct preq *r = ctx->req_cache[--ctx->nreq_cache];
     buf b[4] = { r->head, r->out, r->replay, r->in };
-    memset(r, 0, sizeof *r);
+    memset(r, 0, offsetof(struct preq, rp));
     r->head = b[0];
     r->out = b[1];
     r->replay = b[2];
@@ -207,22 +211,28 @@ struct fld_kind {
 };
 #define FLD(s, f) { s, sizeof s - 1, f }
 
+/* Sorted by length: the lookup stops at the first longer name. */
 static const struct fld_kind fld_table[] = {
-    FLD("connection", FLD_HOP | FLD_CONN), FLD("keep-alive", FLD_HOP), FLD("te", FLD_HOP),
-    FLD("trailer", FLD_HOP), FLD("transfer-encoding", FLD_HOP),
-    FLD("proxy-connection", FLD_HOP), FLD("upgrade", FLD_HOP),
-    FLD("content-length", FLD_HOP), FLD("host", FLD_SKIP_REQ),
-    FLD("x-forwarded-for", FLD_SKIP_REQ | FLD_XFF), FLD("x-forwarded-proto", FLD_SKIP_REQ),
-    FLD("x-real-ip", FLD_SKIP_REQ), FLD("x-request-id", FLD_SKIP_REQ | FLD_RID),
-    FLD("expect", FLD_SKIP_REQ), FLD("date", FLD_SKIP_RESP), FLD("server", FLD_SKIP_RESP),
+    FLD("te", FLD_HOP), FLD("host", FLD_SKIP_REQ), FLD("date", FLD_SKIP_RESP),
+    FLD("expect", FLD_SKIP_REQ), FLD("server", FLD_SKIP_RESP),
+    FLD("trailer", FLD_HOP), FLD("upgrade", FLD_HOP), FLD("x-real-ip", FLD_SKIP_REQ),
+    FLD("connection", FLD_HOP | FLD_CONN), FLD("keep-alive", FLD_HOP),
+    FLD("x-request-id", FLD_SKIP_REQ | FLD_RID), FLD("content-length", FLD_HOP),
+    FLD("x-forwarded-for", FLD_SKIP_REQ | FLD_XFF), FLD("proxy-connection", FLD_HOP),
+    FLD("transfer-encoding", FLD_HOP), FLD("x-forwarded-proto", FLD_SKIP_REQ),
 };
 
-/* The FLD_* flags of field name n (0: an ordinary end-to-end field). */
+/* The FLD_* flags of field name n (0: an ordinary end-to-end field).  The
+ * length and the first letter are compared before the whole name: this
+ * runs for every field of every request and response. */
 static unsigned fld_class(const char *n, size_t len)
 {
-    for (size_t i = 0; i < sizeof fld_table / sizeof fld_table[0]; i++)
-        if (fld_table[i].len == len && strncasecmp(n, fld_table[i].name, len) == 0)
-            return fld_table[i].flags;
+    const struct fld_kind *k = fld_table;
+    const struct fld_kind *end = k + sizeof fld_table / sizeof fld_table[0];
+    for (; k < end && k->len <= len; k++)
+        if (k->len == len && (n[0] | 0x20) == k->name[0]
+            && strncasecmp(n, k->name, len) == 0)
+            return k->flags;
     return 0;
 }
 
