@@ -43,6 +43,7 @@ struct preq {
     struct proxy_peer *peer;       /* current attempt */
     enum up_state state;
     int       fd;
+    struct proxy_idle *conn;       /* fd's pool node when it came from the pool */
     bool      reused, fresh_retry_done, dead;
     uint64_t  tried;
     unsigned char key[16];
@@ -131,12 +132,15 @@ static void up_release(struct preq *r, bool keep)
 {
     if (r->fd >= 0) {
         if (keep) {
-            proxy_pool_park(r->pool, r->peer->index, r->fd);   /* re-registers */
+            proxy_pool_park(r->pool, r->peer->index, r->fd, r->conn);
         } else {
             ev_io_del(r->ctx->loop, r->fd);
             close(r->fd);
+            if (r->conn)
+                proxy_pool_forget(r->pool, r->conn);
         }
         r->fd = -1;
+        r->conn = NULL;
     }
     if (r->peer && r->state != UP_IDLE)
         r->peer->active--;
@@ -738,6 +742,9 @@ static void go_tunnel(struct preq *r, size_t head_len)
     int ufd = r->fd;
     struct proxy_peer *pe = r->peer;
     ev_io_del(r->ctx->loop, ufd);
+    if (r->conn)
+        proxy_pool_forget(r->pool, r->conn);
+    r->conn = NULL;
     r->fd = -1;
     r->state = UP_IDLE;   /* the tunnel takes the peer's active count over */
     if (cfd < 0) {
@@ -913,16 +920,19 @@ static void up_start(struct preq *r, int idx)
     r->got_bytes = false;
     buf_reset(&r->in);
     http_parser_init(&r->rp, HTTP_PARSE_RESPONSE);
-    int fd = r->fresh_retry_done && r->reused ? -1 : proxy_pool_take_idle(r->pool, (unsigned)idx);
-    r->reused = fd >= 0;
-    if (fd < 0)
-        fd = net_connect((const struct sockaddr *)&r->peer->conf->addr, r->peer->conf->addrlen);
+    /* a pooled connection keeps its registration: its events come here
+     * through the pool, without an epoll_ctl */
+    r->conn = r->fresh_retry_done && r->reused ? NULL
+        : proxy_pool_take_idle(r->pool, (unsigned)idx, up_on_io, r);
+    r->reused = r->conn != NULL;
+    int fd = r->conn ? r->conn->fd
+        : net_connect((const struct sockaddr *)&r->peer->conf->addr, r->peer->conf->addrlen);
     r->peer->active++;
     r->state = UP_CONNECTING;
     r->fd = fd;
     if (fd < 0)
         return attempt_failed(r, 502, strerror(errno));
-    if (ev_io_set(r->ctx->loop, fd, r->reused ? EV_READ : EV_WRITE, up_on_io, r) < 0)
+    if (!r->reused && ev_io_set(r->ctx->loop, fd, EV_WRITE, up_on_io, r) < 0)
         return attempt_failed(r, 502, strerror(errno));
     if (r->reused) {
         up_connected(r);   /* already connected: straight to sending */

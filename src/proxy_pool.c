@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #ifdef HAVE_SYS_RANDOM_H
 #include <sys/random.h>
 #endif
@@ -314,12 +315,14 @@ int proxy_pool_pick(struct proxy_pool *p, uint64_t now_ms, uint64_t tried,
 /* ------------------------------------------------------------------ */
 /* Idle keep-alive connections                                           */
 
-/* Takes c off both lists and recycles the node.  `keep_fd`: the fd stays
- * registered with the loop because its new owner re-registers it at once
- * (one interest change instead of a removal and an addition, which epoll
- * pays for).  The pool's timer is left alone: when it fires for a
- * connection taken meanwhile it finds nothing expired and re-arms. */
-static void idle_unlink(struct proxy_idle *c, bool keep_fd)
+static void node_recycle(struct proxy_pool *p, struct proxy_idle *c)
+{
+    c->next = p->idle_free;
+    p->idle_free = c;
+}
+
+/* Takes c off both lists; its fd stays registered. */
+static void idle_unlink(struct proxy_idle *c)
 {
     struct proxy_pool *p = c->pool;
     *(c->prev ? &c->prev->next : &p->idle_head) = c->next;
@@ -328,17 +331,21 @@ static void idle_unlink(struct proxy_idle *c, bool keep_fd)
     if (c->peer_next)
         c->peer_next->peer_prev = c->peer_prev;
     p->nidle--;
-    if (p->rt->loop && !keep_fd)
-        ev_io_del(p->rt->loop, c->fd);
-    c->next = p->idle_free;
-    p->idle_free = c;
+}
+
+/* Closes an fd that may still be registered with the loop. */
+static void fd_drop(struct proxy_pool *p, int fd)
+{
+    if (p->rt->loop)
+        ev_io_del(p->rt->loop, fd);
+    close(fd);
 }
 
 static void idle_close(struct proxy_idle *c)
 {
-    int fd = c->fd;
-    idle_unlink(c, false);
-    close(fd);
+    idle_unlink(c);
+    fd_drop(c->pool, c->fd);
+    node_recycle(c->pool, c);
 }
 
 static void idle_nodes_free(struct proxy_pool *p)
@@ -350,16 +357,28 @@ static void idle_nodes_free(struct proxy_pool *p)
     }
 }
 
-/* An idle connection that becomes readable was closed by the upstream (or
- * sent bytes nobody asked for): either way it cannot be reused. */
+/* Every event of a pooled fd: the borrower's, or, while idle, a sign that
+ * the upstream closed it (or sent bytes nobody asked for); either way it
+ * cannot be reused.  A readiness reported in the same pass in which the
+ * connection was parked may be stale: peek first. */
 static void idle_on_io(ev_loop *loop, int fd, int events, void *arg)
 {
-    idle_close(arg);
+    struct proxy_idle *c = arg;
+    if (c->cb) {
+        c->cb(loop, fd, events, c->cb_arg);
+        return;
+    }
+    char b;
+    if (recv(fd, &b, 1, MSG_PEEK) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
+                                          || errno == EINTR))
+        return;
+    idle_close(c);
 }
 
 /* One timer per pool instead of one per connection: closes every idle
  * connection older than keepalive_timeout (oldest first, from the tail),
- * then waits for the next one to expire. */
+ * then waits for the next one to expire.  Taking a connection leaves the
+ * timer alone: when it fires early it finds nothing expired and re-arms. */
 static void idle_on_timer(ev_loop *loop, ev_timer *t, void *arg)
 {
     struct proxy_pool *p = arg;
@@ -370,21 +389,23 @@ static void idle_on_timer(ev_loop *loop, ev_timer *t, void *arg)
         ev_timer_start(loop, t, p->idle_tail->parked_ms + ttl - now, 0);
 }
 
-/* Closes an fd that may still be registered with the loop. */
-static void fd_drop(struct proxy_pool *p, int fd)
+/* The node for a connection to park: the lent one, else a recycled or
+ * new one with the fd registered under the pool's dispatcher. */
+static struct proxy_idle *idle_node(struct proxy_pool *p, int fd, struct proxy_idle *lent)
 {
-    if (p->rt->loop)
-        ev_io_del(p->rt->loop, fd);
-    close(fd);
-}
-
-/* A node for a new idle connection: a recycled one when there is one. */
-static struct proxy_idle *idle_node(struct proxy_pool *p)
-{
+    if (lent)
+        return ev_io_events(p->rt->loop, fd, EV_READ) < 0 ? NULL : lent;
     struct proxy_idle *c = p->idle_free;
-    if (!c)
-        return malloc(sizeof *c);
-    p->idle_free = c->next;
+    if (c)
+        p->idle_free = c->next;
+    else if (!(c = malloc(sizeof *c)))
+        return NULL;
+    c->fd = fd;
+    c->pool = p;
+    if (ev_io_set(p->rt->loop, fd, EV_READ, idle_on_io, c) < 0) {
+        node_recycle(p, c);
+        return NULL;
+    }
     return c;
 }
 
@@ -402,39 +423,43 @@ static void idle_link(struct proxy_pool *p, struct proxy_idle *c)
     p->nidle++;
 }
 
-void proxy_pool_park(struct proxy_pool *p, unsigned idx, int fd)
+void proxy_pool_park(struct proxy_pool *p, unsigned idx, int fd, struct proxy_idle *lent)
 {
     const struct proxy_settings *s = &p->block->set;
-    if (s->keepalive == 0 || p->rt->retired || !p->rt->loop) {
+    struct proxy_idle *c = NULL;
+    if (s->keepalive > 0 && !p->rt->retired && p->rt->loop) {
+        if (p->nidle >= s->keepalive)
+            idle_close(p->idle_tail);   /* keep the newest, like nginx's LRU */
+        c = idle_node(p, fd, lent);
+    }
+    if (!c) {
         fd_drop(p, fd);
+        if (lent)
+            node_recycle(p, lent);
         return;
     }
-    if (p->nidle >= s->keepalive)
-        idle_close(p->idle_tail);   /* keep the newest, like nginx's LRU */
-    struct proxy_idle *c = idle_node(p);
-    if (!c || ev_io_set(p->rt->loop, fd, EV_READ, idle_on_io, c) < 0) {
-        if (c) {
-            c->next = p->idle_free;
-            p->idle_free = c;
-        }
-        fd_drop(p, fd);
-        return;
-    }
-    c->fd = fd;
     c->peer = &p->peers[idx];
-    c->pool = p;
+    c->cb = NULL;
+    c->cb_arg = NULL;
     c->parked_ms = ev_now_ms(p->rt->loop);
     idle_link(p, c);
     if (!ev_timer_active(&p->idle_timer))
         ev_timer_start(p->rt->loop, &p->idle_timer, s->keepalive_timeout_ms, 0);
 }
 
-int proxy_pool_take_idle(struct proxy_pool *p, unsigned idx)
+struct proxy_idle *proxy_pool_take_idle(struct proxy_pool *p, unsigned idx,
+                                        ev_io_cb cb, void *arg)
 {
     struct proxy_idle *c = idx < p->npeers ? p->peers[idx].idle_head : NULL;
     if (!c)
-        return -1;
-    int fd = c->fd;
-    idle_unlink(c, true);
-    return fd;
+        return NULL;
+    idle_unlink(c);
+    c->cb = cb;
+    c->cb_arg = arg;
+    return c;
+}
+
+void proxy_pool_forget(struct proxy_pool *p, struct proxy_idle *lent)
+{
+    node_recycle(p, lent);
 }

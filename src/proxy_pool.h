@@ -24,15 +24,22 @@
 struct proxy_pool;
 struct proxy_health_check;
 
-/* One idle upstream connection, parked in its pool.  It is on two lists:
- * the pool's (newest first; the tail is the oldest, evicted when the pool is
- * full and the first to time out) and its peer's (newest first, taken
- * first).  Both make parking and taking O(1). */
+/* One keep-alive upstream connection known to its pool: idle (on two
+ * lists, cb NULL) or lent to a request (off the lists, cb set).  Its fd
+ * stays registered with the loop under the pool's dispatcher, with this
+ * node as the argument, from the first park to the close: taking and
+ * parking only switch cb, which costs no system call (re-registering
+ * would cost an epoll_ctl each way).  The lists: the pool's, newest first
+ * (the tail is the oldest, evicted when the pool is full and the first to
+ * time out), and its peer's, newest first, taken first; both make parking
+ * and taking O(1). */
 struct proxy_idle {
     int                fd;
     struct proxy_peer *peer;
     struct proxy_pool *pool;
     uint64_t           parked_ms; /* keepalive_timeout counts from here */
+    ev_io_cb           cb;        /* the borrower's handler; NULL while idle */
+    void              *cb_arg;
     struct proxy_idle *prev, *next;           /* pool list; next: free list */
     struct proxy_idle *peer_prev, *peer_next; /* the peer's list */
 };
@@ -105,13 +112,20 @@ bool proxy_peer_usable(const struct proxy_peer *pe, uint64_t now_ms);
 void proxy_peer_failed(struct proxy_peer *pe, uint64_t now_ms);
 void proxy_peer_succeeded(struct proxy_peer *pe);
 
-/* Takes an idle connection to peer `idx` (newest first), or -1.  The fd is
- * still registered with the loop: the caller must ev_io_set() it at once.
- * proxy_pool_park() likewise accepts a registered fd and re-registers it. */
-int proxy_pool_take_idle(struct proxy_pool *p, unsigned idx);
-/* Parks fd (a clean keep-alive connection) or closes it when the pool is
- * full (keepalive N), keep-alive is off, or the rt is being retired. */
-void proxy_pool_park(struct proxy_pool *p, unsigned idx, int fd);
+/* Lends the newest idle connection to peer `idx`, or NULL.  Its fd keeps
+ * its registration and interest (EV_READ); its events now go to cb(arg).
+ * The borrower gives it back with proxy_pool_park() or
+ * proxy_pool_forget(). */
+struct proxy_idle *proxy_pool_take_idle(struct proxy_pool *p, unsigned idx,
+                                        ev_io_cb cb, void *arg);
+/* Parks fd (a clean keep-alive connection to peer idx; `lent` is its node
+ * when it came from proxy_pool_take_idle(), else NULL and fd may be
+ * registered under any handler), or closes it when the pool is full
+ * (keepalive N), keep-alive is off, or the rt is being retired. */
+void proxy_pool_park(struct proxy_pool *p, unsigned idx, int fd, struct proxy_idle *lent);
+/* The borrower closed a lent connection's fd (or handed it on, already
+ * unregistered): the node is recycled. */
+void proxy_pool_forget(struct proxy_pool *p, struct proxy_idle *lent);
 
 /* Seeds a pool's random generator (getrandom when available). */
 uint64_t proxy_random_seed(void);
