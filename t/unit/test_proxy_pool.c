@@ -1,13 +1,29 @@
 /* Unit tests of the upstream pools: policies, weights, failure marking,
- * backups, the tried mask and health-check verdicts (no sockets). */
+ * backups, the tried mask and health-check verdicts (no sockets); the idle
+ * keep-alive pool on socketpairs and a real loop. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
 
 #include "proxy_conf.h"
 #include "proxy_pool.h"
 #include "tap.h"
+
+static struct proxy_rt *rt_loop_of(const char *text, ev_loop *loop)
+{
+    struct proxy_conf *cfg = NULL;
+    char err[256] = "";
+    if (proxy_conf_parse_flags(text, strlen(text), "t.conf", PROXY_CONF_F_NUMERIC, &cfg,
+                               err, sizeof err) < 0) {
+        diag("parse: %s", err);
+        return NULL;
+    }
+    return proxy_rt_new(loop, cfg, 1);
+}
 
 static struct proxy_rt *rt_of(const char *text)
 {
@@ -138,11 +154,117 @@ static void test_hash_random(void)
     proxy_rt_unref(rt);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Idle keep-alive connections                                           */
+
+struct lent_seen {
+    int fd, events, calls;
+};
+
+static void lent_on_io(ev_loop *loop, int fd, int events, void *arg)
+{
+    struct lent_seen *s = arg;
+    s->fd = fd;
+    s->events = events;
+    s->calls++;
+    ev_stop(loop);
+}
+
+static void stop_on_timer(ev_loop *loop, ev_timer *t, void *arg)
+{
+    ev_stop(loop);
+}
+
+/* Runs the loop for about ms milliseconds. */
+static void run_for(ev_loop *loop, uint64_t ms)
+{
+    ev_timer t;
+    ev_timer_init(&t, stop_on_timer, NULL);
+    ev_timer_start(loop, &t, ms, 0);
+    ev_run(loop);
+    ev_timer_stop(loop, &t);
+}
+
+/* True when the far end of a parked connection saw it closed (a reset
+ * when it was closed with bytes unread). */
+static bool far_closed(int far)
+{
+    char b;
+    ssize_t n = recv(far, &b, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static bool far_open(int far)
+{
+    char b;
+    return recv(far, &b, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
+static void test_idle_pool(void)
+{
+    ev_loop *loop = ev_loop_new(1024);
+    struct proxy_rt *rt = loop ? rt_loop_of("keepalive 2; keepalive_timeout 60ms;\n"
+                                            "host a { proxy_pass http://10.0.0.1;"
+                                            " proxy_pass http://10.0.0.2; }", loop) : NULL;
+    int sp[4][2];
+    ok(rt != NULL, "idle pool: loop and config");
+    if (!rt)
+        return;
+    for (int i = 0; i < 4; i++)
+        socketpair(AF_UNIX, SOCK_STREAM, 0, sp[i]);
+    struct proxy_pool *p = &rt->pools[0];
+    proxy_pool_park(p, 0, sp[0][0], NULL);   /* A, oldest */
+    proxy_pool_park(p, 1, sp[1][0], NULL);   /* B */
+    proxy_pool_park(p, 0, sp[2][0], NULL);   /* A, newest: the pool is full */
+    is_int((int)p->nidle, 2, "keepalive 2: two idle connections kept");
+    ok(far_closed(sp[0][1]), "the oldest one was closed to make room");
+    ok(far_open(sp[1][1]) && far_open(sp[2][1]), "the newer ones stay open");
+
+    struct lent_seen seen = { -1, 0, 0 };
+    struct proxy_idle *c = proxy_pool_take_idle(p, 0, lent_on_io, &seen);
+    ok(c && c->fd == sp[2][0], "take: the newest idle connection to that server");
+    ok(proxy_pool_take_idle(p, 0, lent_on_io, &seen) == NULL, "none left for it");
+    is_int((int)p->nidle, 1, "the other server's connection stays idle");
+    if (!c)
+        return;
+    ok(ev_io_registered(loop, c->fd), "a lent connection stays registered");
+    (void)!write(sp[2][1], "x", 1);
+    run_for(loop, 1000);
+    ok(seen.calls == 1 && seen.fd == sp[2][0] && (seen.events & EV_READ),
+       "its events reach the borrower");
+    char b;
+    (void)!read(c->fd, &b, 1);
+    proxy_pool_park(p, 0, c->fd, c);
+    is_int((int)p->nidle, 2, "parked again");
+    (void)!write(sp[2][1], "y", 1);   /* bytes nobody asked for */
+    run_for(loop, 20);
+    is_int(seen.calls, 1, "an idle connection's events do not reach the old borrower");
+    ok(far_closed(sp[2][1]), "unsolicited bytes close an idle connection");
+    is_int((int)p->nidle, 1, "and it leaves the pool");
+
+    proxy_pool_park(p, 0, sp[3][0], NULL);
+    run_for(loop, 30);
+    ok(far_open(sp[1][1]) && far_open(sp[3][1]), "before keepalive_timeout: still open");
+    run_for(loop, 100);
+    ok(far_closed(sp[1][1]) && far_closed(sp[3][1]), "after keepalive_timeout: closed");
+    is_int((int)p->nidle, 0, "the pool is empty");
+
+    c = proxy_pool_take_idle(p, 1, lent_on_io, &seen);
+    ok(c == NULL, "nothing to take from an empty pool");
+    proxy_rt_retire(rt);
+    proxy_rt_unref(rt);
+    for (int i = 0; i < 4; i++)
+        close(sp[i][1]);
+    ev_loop_free(loop);
+}
+
 int main(void)
 {
     test_round_robin();
     test_failures();
     test_least_conn();
     test_hash_random();
+    test_idle_pool();
     return done_testing();
 }
