@@ -141,6 +141,7 @@ static void tracker_free(struct tracker *tr)
 {
     if (tr->app)
         app_free(tr->app);
+    tracker_list_release(tr);
     tracker_db_release(tr);
     db_close(tr->store);
     free(tr);

@@ -7,6 +7,7 @@
  *   tracker_req.c      request helpers: session, body fields, answers
  *   tracker_auth.c     /login /logout /register and the failed-login limiter
  *   tracker_peers.c    /submit-info /heartbeat /get-list
+ *   tracker_list.c     the serialized peer lists /get-list answers from
  *   tracker_channels.c /add-list /channels ...
  *   tracker_ticket.c   /connect-peer /verify-ticket
  *   tracker_status.c   the status page and /metrics
@@ -21,6 +22,7 @@
 #include <stdint.h>
 
 #include "weaprous/app.h"
+#include "weaprous/buf.h"
 #include "weaprous/db.h"
 
 #define TRACKER_DEFAULT_PORT       8000
@@ -41,6 +43,34 @@
 #define TRACKER_RATE_WINDOW        60     /* seconds */
 #define TRACKER_SESSION_COOKIE     "session"
 #define TRACKER_STATUS_SLOTS       16     /* distinct statuses counted for /metrics */
+#define TRACKER_LIST_SLOTS         16     /* peer lists cached: active, all, channels */
+#define TRACKER_MAX_LIST           10000  /* peers in one answer; then "truncated" */
+
+/* Which peer list a /get-list answer carries. */
+enum tracker_list_kind {
+    TRACKER_LIST_ACTIVE,      /* peers heart-beating now */
+    TRACKER_LIST_ALL,         /* every registered peer (?all=1) */
+    TRACKER_LIST_CHANNEL,     /* the members of one channel (?channel=) */
+};
+
+/*
+ * One cached peer list: the JSON array as /get-list writes it.  It holds
+ * while nothing was written (gen: the tracker's write generation; data
+ * version: other processes' commits to the file) and until the first
+ * listed peer expires, when the same query would answer differently.
+ */
+struct tracker_list {
+    bool     used;
+    enum tracker_list_kind kind;
+    int64_t  channel;          /* TRACKER_LIST_CHANNEL: the channel's id */
+    uint64_t gen;              /* tr->list_gen when built */
+    int64_t  data_version;     /* PRAGMA data_version when built */
+    int64_t  valid_until;      /* Unix seconds: first expiry of a listed peer */
+    uint64_t last_use;         /* tr->list_tick of its last use (LRU) */
+    size_t   n;                /* peers in json */
+    bool     truncated;        /* more than TRACKER_MAX_LIST */
+    buf      json;             /* "[{...},...]" */
+};
 
 /* Failed-login limiter: failures per client address in a fixed window. */
 struct tracker_rate_slot {
@@ -55,6 +85,7 @@ struct tracker_metrics {
     uint64_t registrations;
     uint64_t tickets_issued, tickets_verified;
     uint64_t peers_expired;
+    uint64_t list_hits, list_builds;
     struct { int status; uint64_t n; } responses[TRACKER_STATUS_SLOTS];
 };
 
@@ -72,6 +103,9 @@ struct tracker {
     struct tracker_rate_slot rate[TRACKER_RATE_SLOTS];
     struct tracker_metrics m;
     struct tracker_stmts *q;       /* tracker_db.c */
+    uint64_t  list_gen;            /* bumped by every write of tracker_db.c */
+    uint64_t  list_tick;           /* use clock of the list cache */
+    struct tracker_list lists[TRACKER_LIST_SLOTS];
 };
 
 /* The caller of a request, from its session. */
@@ -89,6 +123,7 @@ struct tracker_peer {
     int     port;
     bool    online;
     int64_t last_seen_at, registered_at;
+    int64_t expires_at;                  /* Unix seconds: not active from then */
     unsigned heartbeat_ms;
 };
 
@@ -138,6 +173,9 @@ int tracker_db_channel_peers(struct tracker *tr, int64_t channel,
 long tracker_db_sweep(struct tracker *tr);
 /* Counts for the status page and /metrics; -1 on error. */
 int64_t tracker_db_count(struct tracker *tr, const char *what);
+/* PRAGMA data_version: changes when another connection commits to the
+ * file (the tracker's own writes bump tr->list_gen instead); -1 on error. */
+int64_t tracker_db_data_version(struct tracker *tr);
 
 /* Channel by name for user (member/role filled for that user): 1, 0, -1. */
 int tracker_db_channel_get(struct tracker *tr, const char *name, int64_t user,
@@ -195,6 +233,17 @@ void tracker_store_error(struct tracker *tr, http_txn *t, const char *what);
 bool tracker_channel_name_valid(const char *name);
 /* Counts one answer of status for /metrics. */
 void tracker_count_status(struct tracker *tr, int status);
+
+/* ---- tracker_list.c ---- */
+
+/* The peer list of kind (channel: its id, else ignored), from the cache
+ * when still exact, else queried and cached.  NULL on a store failure
+ * (db_errmsg says why) or when the list outgrew its buffer (logged).  The
+ * list stays valid until the next call. */
+const struct tracker_list *tracker_list_get(struct tracker *tr,
+                                            enum tracker_list_kind kind, int64_t channel);
+/* Frees the cached lists. */
+void tracker_list_release(struct tracker *tr);
 
 /* ---- handlers: register their routes on tr->app.  0 or -1. ---- */
 int tracker_auth_routes(struct tracker *tr);

@@ -115,6 +115,11 @@ static void status_metrics(http_txn *t, void *arg)
          "Peers known (active or not)", c.peers);
     prom(t, "weaprous_tracker_peers_expired_total", "counter",
          "Peers taken off the active list by the sweeper", (long long)m->peers_expired);
+    prom(t, "weaprous_tracker_list_cache_hits_total", "counter",
+         "/get-list answers from a cached peer list", (long long)m->list_hits);
+    prom(t, "weaprous_tracker_list_builds_total", "counter",
+         "Peer lists queried and cached (a write, an expiry or a new list)",
+         (long long)m->list_builds);
     prom(t, "weaprous_tracker_channels", "gauge", "Channels", c.channels);
     prom(t, "weaprous_tracker_accounts", "gauge", "User accounts", c.users);
     prom(t, "weaprous_tracker_logins_total", "counter", "Successful logins",
