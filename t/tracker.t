@@ -454,5 +454,38 @@ is_(got, expect, 'every peer with its own address and port')
 is_(body.get('truncated'), False, 'nothing truncated')
 like(Client(srv.port).call('GET', '/')[2], rb'id="peers-online">1002<', 'status page: 1002 online')
 
+# --- the cached lists (tracker_list.c) say what the database says ---
+def metric(port, name):
+    for line in Client(port).call('GET', '/metrics')[2].split(b'\n'):
+        if line.startswith(name.encode() + b' '):
+            return int(line.split()[1])
+    return -1
+
+
+hits = metric(srv.port, 'weaprous_tracker_list_cache_hits_total')
+is_(A.call('GET', '/get-list')[2], body, 'an unchanged list: the same answer')
+ok(metric(srv.port, 'weaprous_tracker_list_cache_hits_total') > hits,
+   '... from the cache')
+# Another process writes to the file (PRAGMA data_version moves): bob gets
+# another port and an expiry 2 s away, before the sweeper's next pass.
+conn = sqlite3.connect(dbfile)
+conn.execute("UPDATE peers SET port = 7999, expires_at = ? WHERE user_id ="
+             " (SELECT id FROM users WHERE name = 'bob')", (int(time.time()) + 2,))
+conn.commit()
+conn.close()
+bobs = [p['port'] for p in A.call('GET', '/get-list')[2]['peers'] if p['user'] == 'bob']
+is_(bobs, [7999], 'a commit by another process shows at once')
+builds = metric(srv.port, 'weaprous_tracker_list_builds_total')
+A.call('GET', '/get-list')
+is_(metric(srv.port, 'weaprous_tracker_list_builds_total'), builds, 'then the cache holds again')
+t0 = time.monotonic()
+wait_until(lambda: 'bob' not in names(A.call('GET', '/get-list')[2]['peers']), 6, 0.1)
+ok('bob' not in names(A.call('GET', '/get-list')[2]['peers']) and time.monotonic() - t0 < 3.5,
+   'a listed peer\'s expiry ends the cached list, with no write (%.1f s)'
+   % (time.monotonic() - t0))
+st, h, body = A.call('GET', '/get-list?all=1')
+is_([p['online'] for p in body['peers'] if p['user'] == 'bob'], [False],
+    'all=1 shows bob offline too')
+
 is_(srv.stop(), 0, 'SIGTERM: clean exit')
 done_testing()
