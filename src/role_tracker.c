@@ -107,6 +107,11 @@ static int tracker_setup(struct tracker *tr, struct role_opts *o, ev_loop *loop)
         log_error("tracker tables: %s", db_errmsg(tr->store));
         return -1;
     }
+    tr->limiter = rl_new(TRACKER_RATE_SLOTS, tr->rate_max, tr->rate_window);
+    if (!tr->limiter) {
+        log_warn("failure limiter");
+        return -1;
+    }
     tr->app = app_new(loop, &cfg);
     if (!tr->app) {
         log_warn("app");
@@ -141,6 +146,7 @@ static void tracker_free(struct tracker *tr)
 {
     if (tr->app)
         app_free(tr->app);
+    rl_free(tr->limiter);
     tracker_list_release(tr);
     tracker_db_release(tr);
     db_close(tr->store);

@@ -5,7 +5,7 @@
  *   role_tracker.c     options, start-up, sweeper timer, run
  *   tracker_db.c       every SQL statement of the tracker's tables
  *   tracker_req.c      request helpers: session, body fields, answers
- *   tracker_auth.c     /login /logout /register and the failed-login limiter
+ *   tracker_auth.c     /login /logout /register
  *   tracker_peers.c    /submit-info /heartbeat /get-list
  *   tracker_list.c     the serialized peer lists /get-list answers from
  *   tracker_channels.c /add-list /channels ...
@@ -24,6 +24,7 @@
 #include "weaprous/app.h"
 #include "weaprous/buf.h"
 #include "weaprous/db.h"
+#include "weaprous/ratelimit.h"
 
 #define TRACKER_DEFAULT_PORT       8000
 #define TRACKER_DEFAULT_HEARTBEAT  10000  /* ms between heart-beats */
@@ -38,8 +39,8 @@
 #define TRACKER_MAX_CHANNEL        32     /* channel name bytes */
 #define TRACKER_MAX_CHANNEL_PW     128    /* channel password bytes */
 #define TRACKER_MAX_IP             46     /* INET6_ADDRSTRLEN - 1 */
-#define TRACKER_RATE_SLOTS         1024   /* addresses tracked by the limiter */
-#define TRACKER_RATE_MAX           5      /* failed logins per window -> 429 */
+#define TRACKER_RATE_SLOTS         4096   /* keys (addresses, accounts) the limiter keeps */
+#define TRACKER_RATE_MAX           5      /* failures per window and key -> 429 */
 #define TRACKER_RATE_WINDOW        60     /* seconds */
 #define TRACKER_SESSION_COOKIE     "session"
 #define TRACKER_STATUS_SLOTS       16     /* distinct statuses counted for /metrics */
@@ -72,16 +73,18 @@ struct tracker_list {
     buf      json;             /* "[{...},...]" */
 };
 
-/* Failed-login limiter: failures per client address in a fixed window. */
-struct tracker_rate_slot {
-    char     addr[TRACKER_MAX_IP + 1];
-    int64_t  window_start;   /* Unix seconds */
-    unsigned failures;
+/* What the failure limiter counts (each with its own keys). */
+enum tracker_limit {
+    TRACKER_LIMIT_LOGIN,      /* failed logins per client address */
+    TRACKER_LIMIT_SIGNUP,     /* refused sign-ups (name taken, invalid) per address */
+    TRACKER_LIMIT_CHANNEL,    /* wrong channel passwords per address and per account */
+    TRACKER_LIMIT__COUNT
 };
 
 struct tracker_metrics {
     uint64_t requests;
-    uint64_t logins_ok, logins_failed, logins_limited;
+    uint64_t logins_ok, logins_failed;
+    uint64_t limited[TRACKER_LIMIT__COUNT];   /* 429s of the failure limiter */
     uint64_t registrations;
     uint64_t tickets_issued, tickets_verified;
     uint64_t peers_expired;
@@ -100,7 +103,7 @@ struct tracker {
     unsigned  rate_max, rate_window;
     int64_t   started_at;          /* Unix seconds */
     int64_t   last_purge;          /* Unix seconds: last session purge */
-    struct tracker_rate_slot rate[TRACKER_RATE_SLOTS];
+    rl       *limiter;             /* failures: logins, sign-ups, channel passwords */
     struct tracker_metrics m;
     struct tracker_stmts *q;       /* tracker_db.c */
     uint64_t  list_gen;            /* bumped by every write of tracker_db.c */
@@ -233,6 +236,13 @@ void tracker_store_error(struct tracker *tr, http_txn *t, const char *what);
 bool tracker_channel_name_valid(const char *name);
 /* Counts one answer of status for /metrics. */
 void tracker_count_status(struct tracker *tr, int status);
+/* The failure limiter (src/ratelimit.c) for `what` of subject (a client
+ * address, or "u<id>" for an account).  tracker_limited() answers 429 with
+ * Retry-After and returns true when subject must wait; tracker_failed()
+ * counts one failure. */
+bool tracker_limited(struct tracker *tr, http_txn *t, enum tracker_limit what,
+                     const char *subject);
+void tracker_failed(struct tracker *tr, enum tracker_limit what, const char *subject);
 
 /* ---- tracker_list.c ---- */
 

@@ -127,7 +127,14 @@ static void status_metrics(http_txn *t, void *arg)
     prom(t, "weaprous_tracker_login_failures_total", "counter", "Failed logins",
          (long long)m->logins_failed);
     prom(t, "weaprous_tracker_logins_limited_total", "counter",
-         "Logins refused by the failed-login limiter (429)", (long long)m->logins_limited);
+         "Logins refused by the failure limiter (429)",
+         (long long)m->limited[TRACKER_LIMIT_LOGIN]);
+    prom(t, "weaprous_tracker_signups_limited_total", "counter",
+         "Sign-ups refused by the failure limiter (429)",
+         (long long)m->limited[TRACKER_LIMIT_SIGNUP]);
+    prom(t, "weaprous_tracker_channel_passwords_limited_total", "counter",
+         "Channel joins refused by the failure limiter (429)",
+         (long long)m->limited[TRACKER_LIMIT_CHANNEL]);
     prom(t, "weaprous_tracker_registrations_total", "counter", "Accounts created by sign-up",
          (long long)m->registrations);
     prom(t, "weaprous_tracker_tickets_issued_total", "counter", "Introduction tickets issued",

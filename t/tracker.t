@@ -169,6 +169,15 @@ err_is(cli.call('POST', '/register', {'username': 'bad name!', 'password': 'x'})
        'an invalid user name: 422')
 err_is(cli.call('POST', '/register', {'username': 'dave'}), 400, 'sign-up without password: 400')
 is_(login(cli, 'alice', 'alice-pw') is not None, True, 'the new account logs in')
+# refused sign-ups count against the address (5 per minute by default):
+# the 409 and the 422 above, three more, then even a good name waits
+codes = [cli.call('POST', '/register', {'username': n, 'password': 'x'})[0]
+         for n in ('alice', 'Bob', 'CAROL')]
+is_(codes, [409, 409, 409], 'three more taken names: 409')
+st, h, body = cli.call('POST', '/register', {'username': 'dave', 'password': 'x'})
+is_((st, body.get('error')), (429, 'too many requests'),
+    'after 5 refused sign-ups from one address: 429, even for a free name')
+ok(1 <= int(h.get('retry-after', '0')) <= 60, 'with Retry-After')
 
 # --- submit-info ---
 A, B, C = Client(srv.port, alice), Client(srv.port, bob), Client(srv.port, carol)
@@ -367,7 +376,8 @@ is_(st, 200, '/metrics: 200')
 like(h.get('content-type', ''), r'^text/plain; version=0\.0\.4', 'Prometheus text format')
 like(body, rb'\nweaprous_tracker_peers_active 2\n', 'active peers: 2 (alice, bob)')
 like(body, rb'weaprous_tracker_responses_total\{code="401"\} [1-9]', '401s counted')
-like(body, rb'weaprous_tracker_responses_total\{code="429"\} 6\n', '429s counted')
+like(body, rb'weaprous_tracker_responses_total\{code="429"\} 7\n', '429s counted')
+like(body, rb'\nweaprous_tracker_signups_limited_total 1\n', 'the limited sign-up counted')
 like(body, rb'\nweaprous_tracker_errors_total [1-9]', 'errors counted')
 m = [l for l in body.split(b'\n') if l.startswith(b'weaprous_tracker_requests_total ')]
 ok(m and int(m[0].split()[1]) > 100, 'requests counted')
@@ -432,6 +442,24 @@ is_(st, 429, 'even the right password waits')
 ok(1 <= int(h.get('retry-after', '0')) <= 2, '429 carries Retry-After')
 time.sleep(2.1)
 is_(login(cli, 'bob', 'bob-pw') is not None, True, 'after the window, login works')
+
+# wrong channel passwords: 3 per 2 s window, per address and per account
+st, h, body = A.call('POST', '/channels', {'name': 'vault2', 'access': 'password',
+                                           'password': 'pw2'})
+is_(st, 201, 'another password channel')
+codes = [B.call('POST', '/add-list', {'channel': 'vault2', 'password': 'bad'})[0]
+         for _ in range(3)]
+is_(codes, [403, 403, 403], 'three wrong channel passwords: 403')
+st, h, body = B.call('POST', '/add-list', {'channel': 'vault2', 'password': 'pw2'})
+is_(st, 429, 'then even the right one waits: 429')
+ok(1 <= int(h.get('retry-after', '0')) <= 2, 'with Retry-After')
+err_is(B.call('POST', '/add-list', {'channel': 'vault2'}), 403,
+       'no password at all is not a guess: still 403')
+time.sleep(2.1)
+st, h, body = B.call('POST', '/add-list', {'channel': 'vault2', 'password': 'pw2'})
+is_((st, body.get('joined')), (200, True), 'after the window the right password joins')
+like(Client(srv.port).call('GET', '/metrics')[2],
+     rb'\nweaprous_tracker_channel_passwords_limited_total 1\n', 'the 429 counted')
 
 # --- 1,000 peers ---
 t0 = time.monotonic()
