@@ -3,6 +3,7 @@
  * tracker of DESIGN.md sections 6 and 7, issue 6).
  *
  *   role_tracker.c     options, start-up, sweeper timer, run
+ *   tracker_conf.c     SIGHUP: the options re-read from the configuration file
  *   tracker_db.c       every SQL statement of the tracker's tables
  *   tracker_req.c      request helpers: session, body fields, answers
  *   tracker_auth.c     /login /logout /register
@@ -25,6 +26,7 @@
 #include "weaprous/buf.h"
 #include "weaprous/db.h"
 #include "weaprous/ratelimit.h"
+#include "role.h"
 
 #define TRACKER_DEFAULT_PORT       8000
 #define TRACKER_DEFAULT_HEARTBEAT  10000  /* ms between heart-beats */
@@ -92,15 +94,24 @@ struct tracker_metrics {
     struct { int status; uint64_t n; } responses[TRACKER_STATUS_SLOTS];
 };
 
+/* The options that a SIGHUP may change (role_tracker.c reads them). */
+struct tracker_config {
+    unsigned heartbeat_ms;         /* base interval */
+    unsigned ticket_ttl;           /* seconds */
+    bool     allow_signup;
+    bool     allow_advertised;
+    unsigned rate_max, rate_window;   /* failure limiter: failures per window (s) */
+};
+
 struct tracker {
     wr_app   *app;
     db       *store;
     ev_timer  sweeper;
-    unsigned  heartbeat_ms;        /* base interval */
-    unsigned  ticket_ttl;          /* seconds */
-    bool      allow_signup;
-    bool      allow_advertised;
-    unsigned  rate_max, rate_window;
+    bool      stopping;            /* graceful stop under way */
+    struct tracker_config cfg;
+    struct role_opts   *opts;      /* as started: the file (-c) and the flags */
+    const char *const  *keys;      /* the role's option names */
+    bool      from_flags[ROLE_MAX_KV];  /* opts->kv[i] came from the command line */
     int64_t   started_at;          /* Unix seconds */
     int64_t   last_purge;          /* Unix seconds: last session purge */
     rl       *limiter;             /* failures: logins, sign-ups, channel passwords */
@@ -243,6 +254,23 @@ void tracker_count_status(struct tracker *tr, int status);
 bool tracker_limited(struct tracker *tr, http_txn *t, enum tracker_limit what,
                      const char *subject);
 void tracker_failed(struct tracker *tr, enum tracker_limit what, const char *subject);
+
+/* ---- role_tracker.c ---- */
+
+/* The run-time options of o into *c.  0, or -1 after logging what is wrong. */
+int tracker_options(struct tracker_config *c, const struct role_opts *o);
+/* Starts (again) the sweeper with the current heart-beat interval (not
+ * once the tracker is stopping). */
+void tracker_sweeper_start(struct tracker *tr);
+
+/* ---- tracker_conf.c ---- */
+
+/* Remembers o and keys, and which options came from the command line
+ * (they keep winning over the file at reloads).  0, or -1 (logged). */
+int tracker_conf_init(struct tracker *tr, struct role_opts *o, const char *const *keys);
+/* SIGHUP: re-reads the configuration file; applies and logs the options
+ * that changed, or refuses a bad file (logged) and keeps the old ones. */
+void tracker_conf_reload(struct tracker *tr);
 
 /* ---- tracker_list.c ---- */
 

@@ -110,7 +110,7 @@ static void auth_register(http_txn *t, void *arg)
     struct tracker *tr = arg;
     const char *name, *pass, *addr = http_txn_remote_addr(t);
     struct db_user u;
-    if (!tr->allow_signup) {
+    if (!tr->cfg.allow_signup) {
         tracker_error(tr, t, 403, "forbidden",
                       "sign-up is disabled on this tracker (--allow-signup)");
         return;

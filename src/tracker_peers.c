@@ -20,10 +20,10 @@
 unsigned tracker_jitter(const struct tracker *tr)
 {
     uint32_t r = 0;
-    unsigned span = tr->heartbeat_ms * TRACKER_JITTER_PCT / 100;
+    unsigned span = tr->cfg.heartbeat_ms * TRACKER_JITTER_PCT / 100;
     if (span == 0 || entropy_fill(&r, sizeof(r)) < 0)
-        return tr->heartbeat_ms;   /* no randomness: no jitter, still correct */
-    return tr->heartbeat_ms - span + r % (2 * span + 1);
+        return tr->cfg.heartbeat_ms;   /* no randomness: no jitter, still correct */
+    return tr->cfg.heartbeat_ms - span + r % (2 * span + 1);
 }
 
 /* Canonical text of an IPv4 or IPv6 address (an IPv4-mapped IPv6 address
@@ -61,7 +61,7 @@ static int peer_ip(struct tracker *tr, http_txn *t, const json_value *root,
         tracker_error(tr, t, 422, "unprocessable entity", "\"ip\" is not an IPv4 or IPv6 address");
         return -1;
     }
-    if (!tr->allow_advertised && strcmp(ip, own) != 0) {
+    if (!tr->cfg.allow_advertised && strcmp(ip, own) != 0) {
         char detail[160];
         snprintf(detail, sizeof(detail), "\"ip\" must be your own address (%s);"
                  " the operator may allow others (--allow-advertised-addr)", own);

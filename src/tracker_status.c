@@ -67,7 +67,7 @@ static void status_page(http_txn *t, void *arg)
         (long long)c.active, (long long)c.peers, (long long)c.channels,
         (long long)c.users, (long long)(c.uptime / 86400),
         (long long)(c.uptime / 3600 % 24), (long long)(c.uptime / 60 % 60),
-        (long long)(c.uptime % 60), tr->heartbeat_ms);
+        (long long)(c.uptime % 60), tr->cfg.heartbeat_ms);
     struct status_page p = { t, 0 };
     tracker_db_channel_list(tr, 0, status_channel, &p);
     http_txn_printf(t, "</ul>\n<p>API: POST /login, /submit-info, /heartbeat, "

@@ -2,13 +2,15 @@
 # t/tracker.t - `weaprous tracker` end to end: the whole API with every
 # error status, heart-beat expiry, one active peer per account, the three
 # channel access policies, tickets (single use, expiry, binding), the
-# failed-login limiter, restart with state kept, 1,000 peers listed, the
-# status page and /metrics.  Real processes, real sockets.
+# failure limiter (logins, sign-ups, channel passwords), restart with state
+# kept, 1,000 peers listed and the cached lists, the status page and
+# /metrics, SIGHUP re-reading the configuration file.  Real processes, real sockets.
 import hashlib
 import http.client
 import json
 import os
 import secrets
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -516,4 +518,65 @@ is_([p['online'] for p in body['peers'] if p['user'] == 'bob'], [False],
     'all=1 shows bob offline too')
 
 is_(srv.stop(), 0, 'SIGTERM: clean exit')
+
+# --- SIGHUP re-reads the configuration file ---
+conf = os.path.join(tmp, 'tracker.conf')
+
+
+def write_conf(text):
+    with open(conf, 'w') as f:
+        f.write(text)
+
+
+def hup(srv, marker):
+    """SIGHUP, then wait until the log has one more line with marker."""
+    before = srv.log_text().count(marker)
+    srv.proc.send_signal(signal.SIGHUP)
+    return wait_until(lambda: srv.log_text().count(marker) > before, 5) is True
+
+
+def beat_ms(cli):
+    return cli.call('POST', '/submit-info', {'port': 7001})[2].get('heartbeat_interval_ms', 0)
+
+
+write_conf('# the tracker\n[tracker]\nheartbeat-interval 1\nlogin-max-failures 10\n'
+           '[backend]\nwww /nowhere   # another role\'s section: not ours\n')
+srv = Server('tracker', '-c', conf, '--db', dbfile, '--login-max-failures', '2').start()
+A, cli = Client(srv.port, alice), Client(srv.port)
+ok(900 <= beat_ms(A) <= 1100, 'heart-beat interval 1 s from the file')
+err_is(cli.call('POST', '/register', {'username': 'eve', 'password': 'x'}), 403,
+       'sign-up off (not in the file)')
+write_conf('[tracker]\nheartbeat-interval = 2\nallow-signup\nticket-ttl 5\n'
+           'login-max-failures 10\n')
+ok(hup(srv, 'option'), 'SIGHUP: the file is read again')
+log = srv.log_text()
+like(log, r'reload: heartbeat-interval 1000 ms -> 2000 ms', 'the log says what changed: interval')
+like(log, r'reload: allow-signup off -> on', '... sign-up')
+like(log, r'reload: ticket-ttl 60 s -> 5 s', '... ticket lifetime')
+like(log, r'reload: \S+ read, 3 options changed', '... and how many')
+ok('login-max-failures 2' not in log, 'login-max-failures: the command line keeps winning')
+ok(1800 <= beat_ms(A) <= 2200, 'peers are told the new interval')
+is_(cli.call('POST', '/register', {'username': 'eve', 'password': 'eve-pw'})[0], 201,
+    'sign-up now on')
+codes = [cli.call('POST', '/login', {'username': 'eve', 'password': 'bad'})[0] for _ in range(3)]
+is_(codes, [401, 401, 429], 'the limit of the command line (2) still applies')
+B = Client(srv.port, bob)
+B.call('POST', '/submit-info', {'port': 7003})
+ok(1 <= B.call('POST', '/connect-peer', {'peer': 'alice'})[2].get('expires_in', 0) <= 5,
+   'tickets last the new 5 s')
+
+write_conf('[tracker]\nheartbeat-interval soon\nallow-signup\n')
+ok(hup(srv, 'reload refused'), 'a bad value: the reload is refused')
+like(srv.log_text(), r"bad heartbeat-interval 'soon'", 'the log names the bad option')
+ok(1800 <= beat_ms(A) <= 2200, 'the interval in force stays')
+write_conf('[tracker]\nheartbeat-intervall 3\n')
+ok(hup(srv, 'reload refused'), 'an unknown option: refused')
+like(srv.log_text(), r'tracker\.conf:2: unknown option', 'the log names file and line')
+write_conf('[tracker\n')
+ok(hup(srv, 'reload refused'), 'a malformed section: refused')
+os.unlink(conf)
+ok(hup(srv, 'reload refused'), 'a missing file: refused')
+is_(cli.call('POST', '/register', {'username': 'frank', 'password': 'f-pw'})[0], 201,
+    'after refusals the options in force still apply (sign-up on)')
+is_(srv.stop(), 0, 'SIGTERM after reloads: clean exit')
 done_testing()
