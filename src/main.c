@@ -22,6 +22,7 @@ static const struct role_def *const roles[] = {
     &role_backend_def,
     &role_proxy_def,
     &role_tracker_def,
+    &role_demo_def,
 };
 
 /* Common flags that take a value: long name, short name. */
