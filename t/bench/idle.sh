@@ -204,6 +204,10 @@ measure() {
         printf '%-7s %7s  skipped: ulimit -n is %s\n' "$s" "$n" "$FD_LIMIT"
         return
     fi
+    if ! kill -0 "${PID[$s]}" 2>/dev/null; then
+        printf '%-7s %7s  skipped: the server is gone (see %s)\n' "$s" "$want" "$s.log"
+        return
+    fi
     HELD=0
     [ "$want" -gt 0 ] && hold_start "$s" "$want"
     for ((i = 1; i <= ROUNDS; i++)); do
@@ -212,6 +216,7 @@ measure() {
     done
     OPEN=0
     [ "$want" -gt 0 ] && hold_stop
+    kill -0 "${PID[$s]}" 2>/dev/null || note+=" (SERVER DIED)"
     # shellcheck disable=SC2086  # the lists are space separated
     RPS[$s,$n]=$(bench_median $rr)
     USED[$s,$n]=$want
