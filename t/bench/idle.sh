@@ -22,7 +22,8 @@
 # BENCH_BIN_POLL / BENCH_BIN_SELECT / BENCH_BIN_EPOLL (use these binaries
 # instead of building), BENCH_SERVERS ("poll select epoll nginx"),
 # BENCH_IDLE ("0 1000 10000"), BENCH_DURATION (5), BENCH_ROUNDS (3),
-# BENCH_CONNS (64), BENCH_SELECT_MAX (900).  Installs wrk and nginx-light
+# BENCH_CONNS (64), BENCH_SELECT_MAX (900), BENCH_KEEP (set: keep the
+# temporary directory with the builds, server logs and wrk outputs).  Installs wrk and nginx-light
 # with apt-get when missing (root on Debian).  Exit 0 unless a build or a
 # server fails.
 set -uo pipefail
@@ -57,7 +58,7 @@ cleanup() {
     local s
     for s in "${!PID[@]}"; do kill "${PID[$s]}" 2>/dev/null; done
     wait 2>/dev/null
-    rm -rf "$work"
+    if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
