@@ -4,8 +4,9 @@
 usage: idle_conns.py PORT N [PATH]
 
 Each connection to 127.0.0.1:PORT sends one `GET PATH` (HTTP/1.1, keep-alive)
-and reads the whole answer, so the server holds it as an idle keep-alive
-connection (its keep-alive timer, not its header timer, is running).  Then the
+and reads the whole answer (a 200 with Content-Length), so the server holds
+it as an idle keep-alive connection: its keep-alive timer, not its header
+timer, is running.  Connections are set up BATCH at a time, non-blocking.  Then the
 program prints `ready OPENED` on stdout and waits for commands on stdin:
 
   check  -> prints `open K`: how many of them the server has not closed
