@@ -9,8 +9,10 @@
 # then silence) and holds them while ROUNDS runs of
 # `wrk -t1 -cCONNS -dDURATION --latency` fetch a 1 KiB file.  The table shows
 # the median req/s, its ratio to the same server with N = 0, the median p99,
-# the server's CPU time per request (utime+stime from /proc), and how many of
-# the idle connections were still open after the runs.
+# the server's CPU time per request (utime+stime from /proc) and its ratio to
+# N = 0, and how many of the idle connections were still open after the runs.
+# On a shared machine req/s swings with the load; CPU per request does not,
+# so its ratio is the steadier measure of what the idle connections cost.
 #
 # select() cannot watch a descriptor >= FD_SETSIZE (1024): its N is capped
 # at BENCH_SELECT_MAX (900) and the table says so.  Each server's idle set is
@@ -193,7 +195,7 @@ run_wrk() {
 }
 
 # measure SERVER N: hold N idle connections, run the rounds, print a row.
-declare -A BASE RPS USED
+declare -A BASE BASECPU RPS USED
 measure() {
     local s=$1 n=$2 want=$2 note="" i a b c d rr="" pp="" cc="" ee=0
     if [ "$s" = select ] && [ "$n" -gt "$SELECT_MAX" ]; then
@@ -221,13 +223,15 @@ measure() {
     # shellcheck disable=SC2086  # the lists are space separated
     RPS[$s,$n]=$(bench_median $rr)
     USED[$s,$n]=$want
-    [ "$n" = "${IDLE%% *}" ] && BASE[$s]=${RPS[$s,$n]}
+    local cpu
+    cpu=$(bench_median $cc)
+    [ "$n" = "${IDLE%% *}" ] && { BASE[$s]=${RPS[$s,$n]}; BASECPU[$s]=$cpu; }
     # shellcheck disable=SC2086
     awk -v s="$s" -v n="$want" -v r="${RPS[$s,$n]}" -v base="${BASE[$s]:-0}" \
-        -v p="$(bench_median $pp)" -v c="$(bench_median $cc)" -v e="$ee" \
+        -v p="$(bench_median $pp)" -v c="$cpu" -v bc="${BASECPU[$s]:-0}" -v e="$ee" \
         -v h="$HELD/$OPEN" -v note="$note" \
-        'BEGIN { printf "%-7s %7s %9s %7.2f %8s %10s %13s %6s%s\n",
-                 s, n, r, base ? r / base : 0, p, c, h, e, note }'
+        'BEGIN { printf "%-7s %7s %9s %7.2f %8s %10s %7.2f %13s %6s%s\n",
+                 s, n, r, base ? r / base : 0, p, c, bc ? c / bc : 0, h, e, note }'
 }
 
 for s in $SERVERS; do start_server "$s"; done
@@ -240,7 +244,8 @@ printf 'bench: idle connections %s (select at most %s); ulimit -n %s\n' "$IDLE" 
 # Other work on the machine skews every figure: say how busy it was.
 printf 'bench: %s cores, load average at start %s\n\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
-printf '%-7s %7s %9s %7s %8s %10s %13s %6s\n' server idle 'req/s' 'vs N=0' 'p99 ms' 'cpu us/req' 'held/at end' errors
+printf '%-7s %7s %9s %7s %8s %10s %7s %13s %6s\n' server idle 'req/s' 'vs N=0' 'p99 ms' 'cpu us/req' 'vs N=0' \
+    'held/at end' errors
 for n in $IDLE; do
     for s in $SERVERS; do measure "$s" "$n"; done
 done
