@@ -98,10 +98,22 @@ int buf_vprintf(buf *b, const char *fmt, va_list ap)
         return -1;
     if ((size_t)n < sizeof(small))
         return buf_append(b, small, (size_t)n);
-    char *dst = buf_space(b, (size_t)n + 1);
+    /* n bytes must fit under the cap; vsnprintf also writes a NUL, which
+     * may fall past the cap: then format aside and copy the n bytes. */
+    size_t len = (size_t)n;
+    char *dst = buf_space(b, len);
     if (!dst)
         return -1;
-    vsnprintf(dst, (size_t)n + 1, fmt, ap);
+    if (b->size - b->off - b->len > len) {
+        vsnprintf(dst, len + 1, fmt, ap);
+    } else {
+        char *tmp = malloc(len + 1);
+        if (!tmp)
+            return -1;
+        vsnprintf(tmp, len + 1, fmt, ap);
+        memcpy(dst, tmp, len);
+        free(tmp);
+    }
     b->len += (size_t)n;
     return 0;
 }

@@ -53,6 +53,7 @@ struct ev_loop {
     uint64_t       now_ms;
     time_t         wall;
     bool           stop;
+    bool           in_timers;       /* ev_run_timers() is firing timers */
 };
 
 /* The one piece of process-wide state: a signal handler has no context
@@ -292,6 +293,10 @@ int ev_timer_start(ev_loop *loop, ev_timer *t, uint64_t after_ms, uint64_t repea
         loop->heap = h;
         loop->heap_cap = cap;
     }
+    /* A timer (re)started for "now" by a timer callback would be due again
+     * in the same drain and could spin there forever: it waits a pass. */
+    if (after_ms == 0 && loop->in_timers)
+        after_ms = 1;
     t->when_ms = loop->now_ms + after_ms;
     t->repeat_ms = repeat_ms;
     loop->heap[loop->nheap] = t;
@@ -305,6 +310,7 @@ int ev_timer_start(ev_loop *loop, ev_timer *t, uint64_t after_ms, uint64_t repea
 static void ev_run_timers(ev_loop *loop)
 {
     uint64_t now = loop->now_ms;
+    loop->in_timers = true;
     while (loop->nheap && loop->heap[0]->when_ms <= now) {
         ev_timer *t = loop->heap[0];
         ev_timer_stop(loop, t);
@@ -314,6 +320,7 @@ static void ev_run_timers(ev_loop *loop)
         if (loop->stop)
             break;
     }
+    loop->in_timers = false;
 }
 
 static int ev_next_timeout(const ev_loop *loop)

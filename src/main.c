@@ -20,6 +20,8 @@
 
 static const struct role_def *const roles[] = {
     &role_backend_def,
+    &role_proxy_def,
+    &role_tracker_def,
 };
 
 /* Common flags that take a value: long name, short name. */
@@ -79,6 +81,7 @@ static int set_common(struct role_opts *o, const char *key, const char *val)
             return -1;
         }
         o->port = (int)p;
+        o->port_given = true;
     }
     else if (strcmp(key, "config") == 0) o->config = val;
     else if (strcmp(key, "db") == 0) o->db = val;
@@ -289,11 +292,15 @@ int main(int argc, char **argv)
     o.role = r->name;
     o.port = r->default_port;
     o.log_level = LOG_LVL_INFO;
-    for (int i = 2; i + 1 < argc; i++)
-        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
-            o.config = argv[i + 1];
+    /* The file first, so that flags win over it. */
+    for (int i = 2; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            o.config = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            o.config = argv[i] + 9;
+    }
     char *conf_text = NULL;
-    if (o.config && (!(conf_text = read_config(o.config)) ||
+    if (o.config && !r->own_config && (!(conf_text = read_config(o.config)) ||
                      load_config(&o, r, o.config, conf_text) < 0)) {
         free(conf_text);
         return 1;

@@ -20,6 +20,7 @@ struct role_opts {
     const char *role;
     const char *ip;
     int         port;
+    bool        port_given;     /* --server-port on the command line or file */
     const char *config;
     const char *db;
     const char *pid_file;
@@ -37,6 +38,7 @@ struct role_def {
     int         default_port;
     const char *const *keys;    /* role's own option names, NULL-terminated */
     const char *const *flags;   /* the subset that takes no value */
+    bool        own_config;     /* -c names a file the role parses itself */
     int       (*run)(struct role_opts *o);
     const char *help;           /* role-specific options, for --help */
 };
@@ -46,6 +48,15 @@ bool role_flag(const struct role_opts *o, const char *key);
 /* Number with an optional k/m/g (sizes) suffix; dflt when absent, -1 when
  * malformed. */
 long long role_opt_size(const struct role_opts *o, const char *key, long long dflt);
+/* Whole number in min..max; dflt when absent, -1 when malformed or out of
+ * range. */
+long long role_opt_count(const struct role_opts *o, const char *key, long long dflt,
+                         long long min, long long max);
+/* Duration in milliseconds: "10" or "10s", "1.5", "500ms", "5m", "2h",
+ * "7d" (nginx's units; a bare number is seconds), within min_ms..max_ms;
+ * dflt_ms when absent, -1 when malformed or out of range. */
+long long role_opt_ms(const struct role_opts *o, const char *key, long long dflt_ms,
+                      long long min_ms, long long max_ms);
 
 /* The shared run-time of a server role. */
 struct role_rt {
@@ -54,20 +65,33 @@ struct role_rt {
     http_server     *servers[ROLE_MAX_SERVERS];
     size_t           nservers, nstopped;
     bool             stopping;
+    bool             readied;                          /* role_rt_ready() ran */
+    int              ready_fd;                         /* daemon: tells the launcher */
     void           (*on_reload)(struct role_rt *rt);   /* SIGHUP, may be NULL */
     void           (*on_stop)(struct role_rt *rt);     /* first TERM/INT */
     void            *data;                             /* the role's own */
 };
 
-/* Opens logs, daemonizes if asked, writes the pid file, creates the loop
- * and installs TERM/INT/HUP/USR1.  0 or -1 (already logged). */
+/* Opens logs, creates the loop and installs TERM/INT/HUP/USR1.  0 or -1
+ * (already logged). */
 int role_rt_init(struct role_rt *rt, struct role_opts *o);
+/* Once the role listens and its files are open: detaches (-d), writes the
+ * pid file, and only then lets the launching process exit 0, so a port in
+ * use or a bad database fails `weaprous ROLE -d` with the error on the
+ * terminal.  role_rt_run() calls it; a role that runs its loop otherwise
+ * calls it first.  0 or -1 (logged). */
+int role_rt_ready(struct role_rt *rt);
 /* Registers a server for graceful stop. */
 void role_rt_add_server(struct role_rt *rt, http_server *s);
-/* Runs the loop; returns the process exit status.  Frees the loop and
- * removes the pid file. */
+/* Runs the loop; returns the process exit status.  Then role_rt_finish(). */
 int role_rt_run(struct role_rt *rt);
+/* The closing steps alone, for a role whose loop another runner drove (an
+ * app's app_run()): frees the registered servers and the loop, removes the
+ * pid file, logs the stop and closes the logs. */
+void role_rt_finish(struct role_rt *rt);
 
 extern const struct role_def role_backend_def;
+extern const struct role_def role_proxy_def;
+extern const struct role_def role_tracker_def;
 
 #endif

@@ -35,14 +35,17 @@ static void backend_handle(http_txn *t, void *arg)
 static int backend_open_store(struct backend *b, struct role_opts *o)
 {
     char err[DB_MAX_ERRMSG + 256];
-    long long life = role_opt_size(o, "session-lifetime", DB_DEFAULT_SESSION_LIFETIME);
-    long long rmax = role_opt_size(o, "login-rate-max", WEBLOGIN_RATE_MAX);
-    long long rwin = role_opt_size(o, "login-rate-window", WEBLOGIN_RATE_WINDOW);
-    if (life <= 0 || rmax <= 0 || rwin <= 0) {
-        log_error("bad session-lifetime, login-rate-max or login-rate-window");
+    long long life = role_opt_ms(o, "session-lifetime", DB_DEFAULT_SESSION_LIFETIME * 1000LL,
+                                 1000, 3650LL * 86400000);
+    long long rmax = role_opt_count(o, "login-rate-max", WEBLOGIN_RATE_MAX, 1, 1000000);
+    long long rwin = role_opt_ms(o, "login-rate-window", WEBLOGIN_RATE_WINDOW * 1000LL,
+                                 1000, 86400000);
+    if (life < 0 || rmax < 0 || rwin < 0) {
+        log_error("bad session-lifetime (1s..3650d), login-rate-max (1..1000000)"
+                  " or login-rate-window (1s..1d)");
         return -1;
     }
-    struct db_options dbo = { .session_lifetime = life };
+    struct db_options dbo = { .session_lifetime = life / 1000 };
     if (db_open(&b->store, o->db ? o->db : WR_DEFAULT_DB, &dbo, err, sizeof err, NULL) < 0) {
         log_error("%s", err);
         return -1;
@@ -52,7 +55,7 @@ static int backend_open_store(struct backend *b, struct role_opts *o)
     struct weblogin_config wc = {
         .compat_auth_cookie = role_flag(o, "compat-auth-cookie"),
         .secure_cookies = role_flag(o, "secure-cookies"),
-        .rate_max = (unsigned)rmax, .rate_window = (unsigned)rwin,
+        .rate_max = (unsigned)rmax, .rate_window = (unsigned)(rwin / 1000),
     };
     b->login = weblogin_new(b->store, b->files, &wc);
     if (!b->login) {

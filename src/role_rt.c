@@ -54,15 +54,71 @@ long long role_opt_size(const struct role_opts *o, const char *key, long long df
     return n * mul;
 }
 
+long long role_opt_count(const struct role_opts *o, const char *key, long long dflt,
+                         long long min, long long max)
+{
+    const char *v = role_opt(o, key, NULL);
+    if (!v)
+        return dflt;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    return (errno || end == v || *end || n < min || n > max) ? -1 : n;
+}
+
+/* Units of a duration, as nginx writes them; a bare number is seconds. */
+static const struct { const char *unit; double ms; } role_time_units[] = {
+    { "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 }, { "h", 3600000 },
+    { "d", 86400000 },
+};
+
+long long role_opt_ms(const struct role_opts *o, const char *key, long long dflt_ms,
+                      long long min_ms, long long max_ms)
+{
+    const char *v = role_opt(o, key, NULL);
+    if (!v)
+        return dflt_ms;
+    char *end;
+    errno = 0;
+    double n = strtod(v, &end);
+    if (errno || end == v || !(n >= 0) || v[0] == '-' || v[0] == '+')
+        return -1;
+    for (size_t i = 0; i < sizeof(role_time_units) / sizeof(role_time_units[0]); i++) {
+        if (strcmp(end, role_time_units[i].unit) != 0)
+            continue;
+        double ms = n * role_time_units[i].ms;
+        if (ms < (double)min_ms || ms > (double)max_ms)
+            return -1;
+        return (long long)(ms + 0.5);
+    }
+    return -1;
+}
+
 /* --- daemon and pid file --- */
 
+/* Detaches into a grandchild (new session, no terminal, stdio on
+ * /dev/null).  The launching process waits on a pipe until the grandchild
+ * says it is serving (role_rt_ready() closes the pipe after writing the pid
+ * file) and exits 0 then, or 1 when the grandchild died first: so
+ * `weaprous ROLE -d` fails visibly when, say, the pid file cannot be
+ * written.  Returns the write end of that pipe in the grandchild. */
 static int rt_daemonize(void)
 {
+    int pfd[2];
+    if (pipe(pfd) < 0)
+        return -1;
     pid_t pid = fork();
     if (pid < 0)
         return -1;
-    if (pid > 0)
-        _exit(0);
+    if (pid > 0) {
+        char ready = 0;
+        close(pfd[1]);
+        ssize_t n;
+        while ((n = read(pfd[0], &ready, 1)) < 0 && errno == EINTR)
+            continue;
+        _exit(n == 1 && ready == '1' ? 0 : 1);
+    }
+    close(pfd[0]);
     if (setsid() < 0)
         return -1;
     pid = fork();           /* never reacquire a controlling terminal */
@@ -79,7 +135,8 @@ static int rt_daemonize(void)
         if (fd > 2)
             close(fd);
     }
-    return 0;
+    fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
+    return pfd[1];
 }
 
 static int rt_write_pidfile(const char *path)
@@ -150,6 +207,7 @@ int role_rt_init(struct role_rt *rt, struct role_opts *o)
 {
     memset(rt, 0, sizeof(*rt));
     rt->o = o;
+    rt->ready_fd = -1;
     log_set_tag(o->role);
     if (log_open(o->log_file, (enum log_level)o->log_level) < 0) {
         fprintf(stderr, "weaprous: cannot open log %s: %s\n", o->log_file, strerror(errno));
@@ -157,14 +215,6 @@ int role_rt_init(struct role_rt *rt, struct role_opts *o)
     }
     if (o->access_log && log_open_access(o->access_log) < 0) {
         log_warn("cannot open access log %s", o->access_log);
-        return -1;
-    }
-    if (o->daemon && rt_daemonize() < 0) {
-        log_warn("daemon");
-        return -1;
-    }
-    if (o->pid_file && rt_write_pidfile(o->pid_file) < 0) {
-        log_warn("cannot write pid file %s", o->pid_file);
         return -1;
     }
     signal(SIGPIPE, SIG_IGN);   /* a vanished client is an EPIPE, not a death */
@@ -186,19 +236,50 @@ void role_rt_add_server(struct role_rt *rt, http_server *s)
         rt->servers[rt->nservers++] = s;
 }
 
-int role_rt_run(struct role_rt *rt)
+void role_rt_finish(struct role_rt *rt)
 {
-    int rc = ev_run(rt->loop) < 0 ? 1 : 0;
-    if (rc)
-        log_warn("event loop failed");
     for (size_t i = 0; i < rt->nservers; i++)
         http_server_free(rt->servers[i]);
     rt->nservers = 0;
     ev_loop_free(rt->loop);
     rt->loop = NULL;
-    if (rt->o->pid_file)
+    if (rt->o->pid_file && rt->readied)
         unlink(rt->o->pid_file);
     log_info("stopped");
     log_close();
+}
+
+int role_rt_ready(struct role_rt *rt)
+{
+    struct role_opts *o = rt->o;
+    if (rt->readied)
+        return 0;
+    rt->readied = true;
+    if (o->daemon && (rt->ready_fd = rt_daemonize()) < 0) {
+        log_warn("daemon");
+        return -1;
+    }
+    if (o->pid_file && rt_write_pidfile(o->pid_file) < 0) {
+        log_warn("cannot write pid file %s", o->pid_file);
+        return -1;
+    }
+    if (rt->ready_fd >= 0) {
+        if (write(rt->ready_fd, "1", 1) < 0) { /* the launcher is gone: fine */ }
+        close(rt->ready_fd);
+        rt->ready_fd = -1;
+    }
+    return 0;
+}
+
+int role_rt_run(struct role_rt *rt)
+{
+    if (role_rt_ready(rt) < 0) {
+        role_rt_finish(rt);
+        return 1;
+    }
+    int rc = ev_run(rt->loop) < 0 ? 1 : 0;
+    if (rc)
+        log_warn("event loop failed");
+    role_rt_finish(rt);
     return rc;
 }

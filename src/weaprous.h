@@ -16,6 +16,7 @@
  *   ws.h      WebSocket (RFC 6455) endpoints and connections
  *   http_client.h  non-blocking HTTP/1.1 client on the reactor
  *   db.h      the SQLite store: migrations, accounts, sessions
+ *   weblogin.h  cookie-session login pages on top of db.h and static.h
  */
 #ifndef WEAPROUS_H
 #define WEAPROUS_H
@@ -38,5 +39,6 @@
 #include "weaprous/ws.h"
 #include "weaprous/http_client.h"
 #include "weaprous/db.h"
+#include "weaprous/weblogin.h"
 
 #endif

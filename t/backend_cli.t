@@ -105,6 +105,14 @@ line = open(acclog).read().splitlines()[-1]
 like(line, r'^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /page\.html HTTP/1\.1" 200 13 '
      r'"http://r/" "cli-test"$', 'access log line is nginx combined format')
 
+rc, out = run('backend', '--server-ip', '127.0.0.1', '--server-port', str(port), '--www', www,
+              '--static', static, '--db', DB, '-d', '--pid-file', pidf + '.2')
+is_(rc, 1, 'daemon on a port in use: the launching process exits 1')
+like(out, r'cannot listen', '  and says why on the terminal')
+ok(not os.path.exists(pidf + '.2'), '  and leaves no pid file')
+rc, out = run('backend', '-t', '--config=' + bad)
+ok(rc != 0, '--config=FILE is read like -c FILE')
+
 os.kill(pid, signal.SIGHUP)
 ok(wait_until(lambda: 'reload' in open(errlog).read()), 'SIGHUP is logged as a reload')
 ok(b'200 OK' in get(port), 'still serving after SIGHUP')

@@ -20,10 +20,8 @@
  *
  * Per-request state (route parameters, parsed query, cookies, form, JSON
  * body, the JSON answer being written) belongs to the app until the request
- * is completed.  RULE: complete an app's requests with the app_* completion
- * functions below (app_send, app_json_end, app_json_error, app_redirect,
- * app_file, app_finish, app_send_error, app_end, app_abort, app_hijack), or
- * call app_done(t) right before a raw http_txn_* completion.  A handler may
+ * is freed with the transaction, however it is completed (the app_*
+ * completion functions below or a raw http_txn_* one).  A handler may
  * return without completing (asynchronous answer) and complete later from
  * any callback on the same loop; values returned by the request helpers
  * stay valid until then.
@@ -175,8 +173,9 @@ void app_end(http_txn *t);
 void app_abort(http_txn *t);
 /* Protocol upgrade: see http_txn_hijack(). */
 int app_hijack(http_txn *t, buf *rest);
-/* Releases the app's per-request state without completing t (before a
- * raw http_txn_* completion). */
+/* Releases the app's per-request state now, without completing t.  Never
+ * required (the state goes with the transaction); useful to drop a large
+ * parsed body early in a long-lived streamed answer. */
 void app_done(http_txn *t);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * log.h - the process's error log and access log.
  *
- * Error log lines: "2026-11-21T10:00:00Z [warn] message".  log_warn() adds
+ * Error log lines: "2026-11-21T10:00:00Z backend[1234] [warn] message"
+ * (UTC time, the tag set by log_set_tag() and the pid, the level).  log_warn() adds
  * strerror(errno); log_warnx() does not (OpenBSD's convention).  The access
  * log uses nginx's "combined" format.  Both write with one write(2) per line
  * so that lines from several processes sharing a file do not interleave.

@@ -1,0 +1,209 @@
+/*
+ * tracker.h - what the tracker's files share (`weaprous tracker`, the chat
+ * tracker of DESIGN.md sections 6 and 7, issue 6).
+ *
+ *   role_tracker.c     options, start-up, sweeper timer, run
+ *   tracker_db.c       every SQL statement of the tracker's tables
+ *   tracker_req.c      request helpers: session, body fields, answers
+ *   tracker_auth.c     /login /logout /register and the failed-login limiter
+ *   tracker_peers.c    /submit-info /heartbeat /get-list
+ *   tracker_channels.c /add-list /channels ...
+ *   tracker_ticket.c   /connect-peer /verify-ticket
+ *   tracker_status.c   the status page and /metrics
+ *
+ * Single-threaded: one `struct tracker` per process, handed to every
+ * handler as its argument.
+ */
+#ifndef WR_TRACKER_H
+#define WR_TRACKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "weaprous/app.h"
+#include "weaprous/db.h"
+
+#define TRACKER_DEFAULT_PORT       8000
+#define TRACKER_DEFAULT_HEARTBEAT  10000  /* ms between heart-beats */
+#define TRACKER_MIN_HEARTBEAT      200    /* ms: --heartbeat-interval floor */
+#define TRACKER_MAX_HEARTBEAT      3600000
+#define TRACKER_JITTER_PCT         10     /* interval told = base +-10% */
+#define TRACKER_EXPIRY_BEATS       3      /* missed intervals -> not active */
+#define TRACKER_TICKET_TTL         60     /* default seconds a ticket works */
+#define TRACKER_TICKET_BYTES       32     /* random bytes of a ticket */
+#define TRACKER_MAX_OPEN_TICKETS   64     /* unused, unexpired per caller -> 429 */
+#define TRACKER_MAX_BODY           8192   /* request body bytes -> 413 */
+#define TRACKER_MAX_CHANNEL        32     /* channel name bytes */
+#define TRACKER_MAX_CHANNEL_PW     128    /* channel password bytes */
+#define TRACKER_MAX_IP             46     /* INET6_ADDRSTRLEN - 1 */
+#define TRACKER_RATE_SLOTS         1024   /* addresses tracked by the limiter */
+#define TRACKER_RATE_MAX           5      /* failed logins per window -> 429 */
+#define TRACKER_RATE_WINDOW        60     /* seconds */
+#define TRACKER_SESSION_COOKIE     "session"
+#define TRACKER_STATUS_SLOTS       16     /* distinct statuses counted for /metrics */
+
+/* Failed-login limiter: failures per client address in a fixed window. */
+struct tracker_rate_slot {
+    char     addr[TRACKER_MAX_IP + 1];
+    int64_t  window_start;   /* Unix seconds */
+    unsigned failures;
+};
+
+struct tracker_metrics {
+    uint64_t requests;
+    uint64_t logins_ok, logins_failed, logins_limited;
+    uint64_t registrations;
+    uint64_t tickets_issued, tickets_verified;
+    uint64_t peers_expired;
+    struct { int status; uint64_t n; } responses[TRACKER_STATUS_SLOTS];
+};
+
+struct tracker {
+    wr_app   *app;
+    db       *store;
+    ev_timer  sweeper;
+    unsigned  heartbeat_ms;        /* base interval */
+    unsigned  ticket_ttl;          /* seconds */
+    bool      allow_signup;
+    bool      allow_advertised;
+    unsigned  rate_max, rate_window;
+    int64_t   started_at;          /* Unix seconds */
+    int64_t   last_purge;          /* Unix seconds: last session purge */
+    struct tracker_rate_slot rate[TRACKER_RATE_SLOTS];
+    struct tracker_metrics m;
+    struct tracker_stmts *q;       /* tracker_db.c */
+};
+
+/* The caller of a request, from its session. */
+struct tracker_user {
+    int64_t id;
+    char    name[DB_MAX_NAME + 1];
+};
+
+/* ---- tracker_db.c: statements on the tracker's tables.  0 / -1 (then
+ * db_errcode/db_errmsg say why) unless stated otherwise. ---- */
+
+struct tracker_peer {
+    char    user[DB_MAX_NAME + 1];
+    char    ip[TRACKER_MAX_IP + 1];
+    int     port;
+    bool    online;
+    int64_t last_seen_at, registered_at;
+    unsigned heartbeat_ms;
+};
+
+struct tracker_channel {
+    int64_t id;
+    char    name[TRACKER_MAX_CHANNEL + 1];
+    char    access[16];
+    char    owner[DB_MAX_NAME + 1];      /* "" when the operator's */
+    int64_t members;
+    bool    member;                      /* the asking user belongs to it */
+    char    role[16];                    /* "owner", "member" or "" */
+    char    password_hash[384];          /* access "password" only */
+};
+
+enum tracker_ticket_state {
+    TRACKER_TICKET_OK,        /* verified now */
+    TRACKER_TICKET_UNKNOWN,
+    TRACKER_TICKET_USED,
+    TRACKER_TICKET_EXPIRED,
+    TRACKER_TICKET_NOT_YOURS, /* someone other than the target asked */
+};
+
+typedef int (*tracker_peer_cb)(const struct tracker_peer *p, void *arg);
+typedef int (*tracker_channel_cb)(const struct tracker_channel *c, void *arg);
+
+int tracker_db_prepare(struct tracker *tr);
+void tracker_db_release(struct tracker *tr);
+/* Marks every peer offline (start-up: they come back when they beat). */
+int tracker_db_all_offline(struct tracker *tr);
+/* Registers or replaces the peer of user; *replaced is true when an active
+ * registration with another address existed. */
+int tracker_db_peer_put(struct tracker *tr, int64_t user, const char *ip, int port,
+                        unsigned heartbeat_ms, bool *replaced);
+/* Heart-beat: 1 refreshed, 0 no registered (non-stopped) peer, -1 error. */
+int tracker_db_peer_beat(struct tracker *tr, int64_t user, unsigned heartbeat_ms);
+/* Logout / "stopped": 1 when a peer was registered, 0 if none, -1 error. */
+int tracker_db_peer_stop(struct tracker *tr, int64_t user);
+/* The active peer of user name: 1 found (*p filled), 0 not active, -1. */
+int tracker_db_peer_active(struct tracker *tr, const char *user,
+                           struct tracker_peer *p, int64_t *user_id);
+/* Active peers (all = false) or every registered one, by user name. */
+int tracker_db_peer_list(struct tracker *tr, bool all, tracker_peer_cb cb, void *arg);
+/* Members of a channel with their peer state. */
+int tracker_db_channel_peers(struct tracker *tr, int64_t channel,
+                             tracker_peer_cb cb, void *arg);
+/* Clears online on expired peers; returns how many, or -1. */
+long tracker_db_sweep(struct tracker *tr);
+/* Counts for the status page and /metrics; -1 on error. */
+int64_t tracker_db_count(struct tracker *tr, const char *what);
+
+/* Channel by name for user (member/role filled for that user): 1, 0, -1. */
+int tracker_db_channel_get(struct tracker *tr, const char *name, int64_t user,
+                           struct tracker_channel *c);
+/* Creates a channel owned by owner (who becomes its member).  -1 with
+ * DB_E_EXISTS when the name is taken. */
+int tracker_db_channel_create(struct tracker *tr, const char *name, const char *access,
+                              const char *password_hash, int64_t owner);
+/* Adds user to channel (role "member"), using up any invitation. */
+int tracker_db_join(struct tracker *tr, int64_t channel, int64_t user);
+/* 1 when user holds an invitation to channel, 0 if not, -1. */
+int tracker_db_invited(struct tracker *tr, int64_t channel, int64_t user);
+int tracker_db_invite(struct tracker *tr, int64_t channel, int64_t user, int64_t by);
+/* Removes user from channel; the oldest member inherits ownership; an
+ * empty channel other than "general" is deleted.  1 left, 0 not a member. */
+int tracker_db_leave(struct tracker *tr, int64_t channel, int64_t user);
+/* Channels the user belongs to plus every public one, by name. */
+int tracker_db_channel_list(struct tracker *tr, int64_t user, tracker_channel_cb cb,
+                            void *arg);
+
+/* Stores a ticket (its SHA-256) from caller to target. */
+int tracker_db_ticket_put(struct tracker *tr, const char *hash, int64_t caller,
+                          int64_t target, int64_t expires_at);
+/* Unused, unexpired tickets of caller; -1 on error. */
+int64_t tracker_db_ticket_open(struct tracker *tr, int64_t caller);
+/* Uses up a ticket for `target`; *caller gets the caller's name on OK;
+ * -1 on store failure. */
+int tracker_db_ticket_use(struct tracker *tr, const char *hash, int64_t target,
+                          char caller[DB_MAX_NAME + 1], int64_t *caller_id);
+
+/* ---- tracker_req.c ---- */
+
+/* The caller's session (Authorization: Bearer, else the session cookie).
+ * 0 with *u filled, or -1 after answering 401 (or 503). */
+int tracker_auth(struct tracker *tr, http_txn *t, struct tracker_user *u);
+/* The session token the request carries, or NULL. */
+const char *tracker_token(http_txn *t);
+/* Parses an optional JSON body: 0 with *root (NULL when the body is
+ * empty), or -1 after answering 400/413/415. */
+int tracker_body(struct tracker *tr, http_txn *t, const json_value **root,
+                 bool required);
+/* String member `key` of 1..max bytes without NUL: 1 found, 0 absent,
+ * -1 after answering 422 (wrong type or length). */
+int tracker_str(http_txn *t, const json_value *root, const char *key,
+                size_t max, const char **out, struct tracker *tr);
+/* Every answer goes through these two (counted for /metrics). */
+json_writer *tracker_json(http_txn *t);
+void tracker_reply(struct tracker *tr, http_txn *t, int status);
+void tracker_error(struct tracker *tr, http_txn *t, int status, const char *error,
+                   const char *detail);
+/* 503 (busy) or 500 for a store failure, logged. */
+void tracker_store_error(struct tracker *tr, http_txn *t, const char *what);
+/* True for a valid channel name: 1..TRACKER_MAX_CHANNEL of [A-Za-z0-9_-],
+ * starting with a letter or digit. */
+bool tracker_channel_name_valid(const char *name);
+/* Counts one answer of status for /metrics. */
+void tracker_count_status(struct tracker *tr, int status);
+
+/* ---- handlers: register their routes on tr->app.  0 or -1. ---- */
+int tracker_auth_routes(struct tracker *tr);
+int tracker_peer_routes(struct tracker *tr);
+int tracker_channel_routes(struct tracker *tr);
+int tracker_ticket_routes(struct tracker *tr);
+int tracker_status_routes(struct tracker *tr);
+
+/* Interval to tell a peer: the base interval +-TRACKER_JITTER_PCT. */
+unsigned tracker_jitter(const struct tracker *tr);
+
+#endif

@@ -1,0 +1,495 @@
+/*
+ * tracker_db.c - every SQL statement on the tracker's tables (db/003_tracker.sql),
+ * prepared once at start-up on the store's handle (db_stmt_register) and
+ * finalised by db_close().  Functions return 0 / -1 with the store's error
+ * recorded (db_errcode, db_errmsg) unless their comment in tracker.h says
+ * otherwise.
+ */
+#include "config.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tracker.h"
+
+/* Active means: online and not past its expiry (the sweeper clears online
+ * later; queries never wait for it). */
+#define ACTIVE(p, now) "(" p ".online = 1 AND " p ".expires_at > " now ")"
+
+/* Channel rows: id, name, access, owner, members, role, password hash. */
+#define CHAN_COLS \
+    "SELECT c.id, c.name, c.access, COALESCE(o.name, ''), " \
+    "(SELECT count(*) FROM memberships x WHERE x.channel_id = c.id), " \
+    "COALESCE(m.role, ''), COALESCE(c.password_hash, '') " \
+    "FROM channels c LEFT JOIN users o ON o.id = c.owner_id " \
+    "LEFT JOIN memberships m ON m.channel_id = c.id AND m.user_id = ?2 "
+
+/* Peer rows: user, ip, port, online, last_seen_at, registered_at, heartbeat_ms. */
+#define PEER_COLS(online) \
+    "SELECT u.name, COALESCE(p.ip, ''), COALESCE(p.port, 0), " online ", " \
+    "COALESCE(p.last_seen_at, 0), COALESCE(p.registered_at, 0), " \
+    "COALESCE(p.heartbeat_ms, 0) "
+
+enum tracker_q {
+    TQ_ALL_OFFLINE, TQ_PEER_PREV, TQ_PEER_PUT, TQ_PEER_BEAT, TQ_PEER_STOP,
+    TQ_PEER_ACTIVE, TQ_PEER_LIST_ACTIVE, TQ_PEER_LIST_ALL, TQ_CHANNEL_PEERS,
+    TQ_SWEEP, TQ_TICKET_PURGE,
+    TQ_COUNT_ACTIVE, TQ_COUNT_PEERS, TQ_COUNT_CHANNELS, TQ_COUNT_USERS,
+    TQ_CHAN_GET, TQ_CHAN_INSERT, TQ_CHAN_LIST, TQ_MEMBER_INSERT,
+    TQ_INVITE_DELETE, TQ_INVITED, TQ_INVITE_INSERT, TQ_MEMBER_DELETE,
+    TQ_OWNER_PASS, TQ_OWNER_ROLE, TQ_CHAN_DELETE_EMPTY,
+    TQ_TICKET_INSERT, TQ_TICKET_OPEN, TQ_TICKET_GET, TQ_TICKET_USE,
+    TQ__COUNT
+};
+
+static const char *const tracker_sql[TQ__COUNT] = {
+    [TQ_ALL_OFFLINE] = "UPDATE peers SET online = 0 WHERE online = 1",
+    [TQ_PEER_PREV] =
+        "SELECT ip, port FROM peers p WHERE user_id = ?1 AND stopped_at IS NULL"
+        " AND " ACTIVE("p", "?2"),
+    [TQ_PEER_PUT] =
+        "INSERT INTO peers (user_id, ip, port, registered_at, last_seen_at,"
+        " heartbeat_ms, expires_at, online, stopped_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1, NULL)"
+        " ON CONFLICT (user_id) DO UPDATE SET ip = excluded.ip,"
+        " port = excluded.port, registered_at = excluded.registered_at,"
+        " last_seen_at = excluded.last_seen_at, heartbeat_ms = excluded.heartbeat_ms,"
+        " expires_at = excluded.expires_at, online = 1, stopped_at = NULL",
+    [TQ_PEER_BEAT] =
+        "UPDATE peers SET last_seen_at = ?2, heartbeat_ms = ?3, expires_at = ?4,"
+        " online = 1 WHERE user_id = ?1 AND stopped_at IS NULL",
+    [TQ_PEER_STOP] =
+        "UPDATE peers SET online = 0, stopped_at = ?2"
+        " WHERE user_id = ?1 AND stopped_at IS NULL",
+    [TQ_PEER_ACTIVE] =
+        "SELECT u.id, p.ip, p.port, p.last_seen_at, p.registered_at, p.heartbeat_ms"
+        " FROM peers p JOIN users u ON u.id = p.user_id"
+        " WHERE u.name = ?1 AND u.disabled = 0 AND " ACTIVE("p", "?2"),
+    [TQ_PEER_LIST_ACTIVE] =
+        PEER_COLS("1") "FROM peers p JOIN users u ON u.id = p.user_id"
+        " WHERE " ACTIVE("p", "?1") " ORDER BY u.name",
+    [TQ_PEER_LIST_ALL] =
+        PEER_COLS(ACTIVE("p", "?1")) "FROM peers p JOIN users u ON u.id = p.user_id"
+        " ORDER BY u.name",
+    [TQ_CHANNEL_PEERS] =
+        PEER_COLS("COALESCE(" ACTIVE("p", "?2") ", 0)")
+        "FROM memberships m JOIN users u ON u.id = m.user_id"
+        " LEFT JOIN peers p ON p.user_id = m.user_id"
+        " WHERE m.channel_id = ?1 ORDER BY u.name",
+    [TQ_SWEEP] = "UPDATE peers SET online = 0 WHERE online = 1 AND expires_at <= ?1",
+    [TQ_TICKET_PURGE] = "DELETE FROM tickets WHERE expires_at <= ?1",
+    [TQ_COUNT_ACTIVE] = "SELECT count(*) FROM peers p WHERE " ACTIVE("p", "?1"),
+    [TQ_COUNT_PEERS] = "SELECT count(*) FROM peers",
+    [TQ_COUNT_CHANNELS] = "SELECT count(*) FROM channels",
+    [TQ_COUNT_USERS] = "SELECT count(*) FROM users",
+    [TQ_CHAN_GET] = CHAN_COLS "WHERE c.name = ?1",
+    [TQ_CHAN_INSERT] =
+        "INSERT INTO channels (name, access, password_hash, owner_id, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [TQ_CHAN_LIST] =
+        /* ?1 is unused: CHAN_COLS takes the user as ?2 */
+        CHAN_COLS "WHERE ?1 = ?1 AND (c.access = 'public' OR m.user_id IS NOT NULL)"
+        " ORDER BY c.name",
+    [TQ_MEMBER_INSERT] =
+        "INSERT OR IGNORE INTO memberships (channel_id, user_id, role, joined_at)"
+        " VALUES (?1, ?2, ?3, ?4)",
+    [TQ_INVITE_DELETE] = "DELETE FROM invitations WHERE channel_id = ?1 AND user_id = ?2",
+    [TQ_INVITED] = "SELECT 1 FROM invitations WHERE channel_id = ?1 AND user_id = ?2",
+    [TQ_INVITE_INSERT] =
+        "INSERT OR REPLACE INTO invitations (channel_id, user_id, invited_by, created_at)"
+        " VALUES (?1, ?2, ?3, ?4)",
+    [TQ_MEMBER_DELETE] = "DELETE FROM memberships WHERE channel_id = ?1 AND user_id = ?2",
+    [TQ_OWNER_PASS] =
+        "UPDATE channels SET owner_id = (SELECT user_id FROM memberships"
+        " WHERE channel_id = ?1 ORDER BY joined_at, rowid LIMIT 1)"
+        " WHERE id = ?1 AND owner_id = ?2",
+    [TQ_OWNER_ROLE] =
+        "UPDATE memberships SET role = 'owner' WHERE channel_id = ?1"
+        " AND user_id = (SELECT owner_id FROM channels WHERE id = ?1)",
+    [TQ_CHAN_DELETE_EMPTY] =
+        "DELETE FROM channels WHERE id = ?1 AND name <> 'general'"
+        " AND NOT EXISTS (SELECT 1 FROM memberships WHERE channel_id = ?1)",
+    [TQ_TICKET_INSERT] =
+        "INSERT INTO tickets (token_hash, caller_id, target_id, created_at, expires_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [TQ_TICKET_OPEN] =
+        "SELECT count(*) FROM tickets WHERE caller_id = ?1 AND used_at IS NULL"
+        " AND expires_at > ?2",
+    [TQ_TICKET_GET] =
+        "SELECT t.target_id, t.used_at IS NOT NULL, t.expires_at, u.name, t.caller_id"
+        " FROM tickets t JOIN users u ON u.id = t.caller_id WHERE t.token_hash = ?1",
+    [TQ_TICKET_USE] =
+        "UPDATE tickets SET used_at = ?3 WHERE token_hash = ?1 AND target_id = ?2"
+        " AND used_at IS NULL AND expires_at > ?3",
+};
+
+struct tracker_stmts {
+    sqlite3_stmt *st[TQ__COUNT];
+};
+
+int tracker_db_prepare(struct tracker *tr)
+{
+    tr->q = calloc(1, sizeof(*tr->q));
+    if (!tr->q)
+        return -1;
+    for (int i = 0; i < TQ__COUNT; i++) {
+        tr->q->st[i] = db_stmt_register(tr->store, tracker_sql[i]);
+        if (!tr->q->st[i])
+            return -1;
+    }
+    return 0;
+}
+
+void tracker_db_release(struct tracker *tr)
+{
+    /* The statements belong to the handle (db_close finalises them). */
+    free(tr->q);
+    tr->q = NULL;
+}
+
+/*
+ * Statement q, reset, with parameters bound from a type string: 'i' an
+ * int64_t, 't' a C string (NULL binds NULL).  NULL after recording the
+ * failure.
+ */
+static sqlite3_stmt *tq(struct tracker *tr, enum tracker_q q, const char *types, ...)
+{
+    sqlite3_stmt *st = tr->q->st[q];
+    va_list ap;
+    int rc = SQLITE_OK;
+
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    va_start(ap, types);
+    for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
+        if (types[i] == 'i')
+            rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+        else
+            rc = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
+                                   SQLITE_TRANSIENT);
+    }
+    va_end(ap);
+    if (rc != SQLITE_OK) {
+        db_fail_sqlite(tr->store, rc, "bind");
+        return NULL;
+    }
+    return st;
+}
+
+/* Steps a statement without rows; returns the changed row count or -1. */
+static int tq_run(struct tracker *tr, sqlite3_stmt *st)
+{
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return db_fail_sqlite(tr->store, rc, "tracker update");
+    return sqlite3_changes(db_sqlite(tr->store));
+}
+
+/* Steps to the next row: 1 row, 0 done (statement reset), -1 error. */
+static int tq_row(struct tracker *tr, sqlite3_stmt *st)
+{
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_fail_sqlite(tr->store, rc, "tracker query");
+}
+
+static void col_text(sqlite3_stmt *st, int col, char *out, size_t cap)
+{
+    const unsigned char *s = sqlite3_column_text(st, col);
+    snprintf(out, cap, "%s", s ? (const char *)s : "");
+}
+
+static int64_t now_s(struct tracker *tr)
+{
+    return db_now(tr->store);
+}
+
+/* Expiry of a peer seen now with interval ms: three intervals, rounded up
+ * to whole seconds, plus one second for the clock's granularity. */
+static int64_t peer_expiry(struct tracker *tr, unsigned ms)
+{
+    return now_s(tr) + ((int64_t)ms * TRACKER_EXPIRY_BEATS + 999) / 1000 + 1;
+}
+
+/* ---- peers ---- */
+
+int tracker_db_all_offline(struct tracker *tr)
+{
+    return tq_run(tr, tq(tr, TQ_ALL_OFFLINE, "")) < 0 ? -1 : 0;
+}
+
+int tracker_db_peer_put(struct tracker *tr, int64_t user, const char *ip, int port,
+                        unsigned heartbeat_ms, bool *replaced)
+{
+    sqlite3_stmt *st = tq(tr, TQ_PEER_PREV, "ii", user, now_s(tr));
+    int r = tq_row(tr, st);
+    if (r < 0)
+        return -1;
+    *replaced = r == 1 && (strcmp((const char *)sqlite3_column_text(st, 0), ip) != 0
+                           || sqlite3_column_int(st, 1) != port);
+    if (r == 1)
+        sqlite3_reset(st);
+    st = tq(tr, TQ_PEER_PUT, "itiiii", user, ip, (int64_t)port, now_s(tr),
+            (int64_t)heartbeat_ms, peer_expiry(tr, heartbeat_ms));
+    return tq_run(tr, st) < 0 ? -1 : 0;
+}
+
+int tracker_db_peer_beat(struct tracker *tr, int64_t user, unsigned heartbeat_ms)
+{
+    return tq_run(tr, tq(tr, TQ_PEER_BEAT, "iiii", user, now_s(tr),
+                         (int64_t)heartbeat_ms, peer_expiry(tr, heartbeat_ms)));
+}
+
+int tracker_db_peer_stop(struct tracker *tr, int64_t user)
+{
+    return tq_run(tr, tq(tr, TQ_PEER_STOP, "ii", user, now_s(tr)));
+}
+
+static void peer_read(sqlite3_stmt *st, struct tracker_peer *p)
+{
+    col_text(st, 0, p->user, sizeof(p->user));
+    col_text(st, 1, p->ip, sizeof(p->ip));
+    p->port = sqlite3_column_int(st, 2);
+    p->online = sqlite3_column_int(st, 3) != 0;
+    p->last_seen_at = sqlite3_column_int64(st, 4);
+    p->registered_at = sqlite3_column_int64(st, 5);
+    p->heartbeat_ms = (unsigned)sqlite3_column_int64(st, 6);
+}
+
+int tracker_db_peer_active(struct tracker *tr, const char *user,
+                           struct tracker_peer *p, int64_t *user_id)
+{
+    sqlite3_stmt *st = tq(tr, TQ_PEER_ACTIVE, "ti", user, now_s(tr));
+    int r = tq_row(tr, st);
+    if (r != 1)
+        return r;
+    *user_id = sqlite3_column_int64(st, 0);
+    snprintf(p->user, sizeof(p->user), "%s", user);
+    col_text(st, 1, p->ip, sizeof(p->ip));
+    p->port = sqlite3_column_int(st, 2);
+    p->online = true;
+    p->last_seen_at = sqlite3_column_int64(st, 3);
+    p->registered_at = sqlite3_column_int64(st, 4);
+    p->heartbeat_ms = (unsigned)sqlite3_column_int64(st, 5);
+    sqlite3_reset(st);
+    return 1;
+}
+
+/* Runs a peer query to the end, one callback per row; a non-zero return
+ * from cb stops the walk and is returned. */
+static int peer_walk(struct tracker *tr, sqlite3_stmt *st, tracker_peer_cb cb, void *arg)
+{
+    struct tracker_peer p;
+    int r;
+    while ((r = tq_row(tr, st)) == 1) {
+        peer_read(st, &p);
+        int stop = cb(&p, arg);
+        if (stop) {
+            sqlite3_reset(st);
+            return stop;
+        }
+    }
+    return r;
+}
+
+int tracker_db_peer_list(struct tracker *tr, bool all, tracker_peer_cb cb, void *arg)
+{
+    return peer_walk(tr, tq(tr, all ? TQ_PEER_LIST_ALL : TQ_PEER_LIST_ACTIVE, "i",
+                            now_s(tr)), cb, arg);
+}
+
+int tracker_db_channel_peers(struct tracker *tr, int64_t channel,
+                             tracker_peer_cb cb, void *arg)
+{
+    return peer_walk(tr, tq(tr, TQ_CHANNEL_PEERS, "ii", channel, now_s(tr)), cb, arg);
+}
+
+long tracker_db_sweep(struct tracker *tr)
+{
+    int64_t now = now_s(tr);
+    /* Tickets are kept an hour past expiry so that a late verify gets 410
+     * (used or expired) rather than 404. */
+    if (tq_run(tr, tq(tr, TQ_TICKET_PURGE, "i", now - 3600)) < 0)
+        return -1;
+    return tq_run(tr, tq(tr, TQ_SWEEP, "i", now));
+}
+
+int64_t tracker_db_count(struct tracker *tr, const char *what)
+{
+    static const struct { const char *name; enum tracker_q q; } counts[] = {
+        { "active", TQ_COUNT_ACTIVE }, { "peers", TQ_COUNT_PEERS },
+        { "channels", TQ_COUNT_CHANNELS }, { "users", TQ_COUNT_USERS },
+    };
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        if (strcmp(counts[i].name, what) != 0)
+            continue;
+        /* Only the count of active peers depends on the time. */
+        sqlite3_stmt *st = counts[i].q == TQ_COUNT_ACTIVE
+                               ? tq(tr, counts[i].q, "i", now_s(tr))
+                               : tq(tr, counts[i].q, "");
+        if (tq_row(tr, st) != 1)
+            return -1;
+        int64_t n = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return n;
+    }
+    return -1;
+}
+
+/* ---- channels ---- */
+
+static void chan_read(sqlite3_stmt *st, struct tracker_channel *c)
+{
+    c->id = sqlite3_column_int64(st, 0);
+    col_text(st, 1, c->name, sizeof(c->name));
+    col_text(st, 2, c->access, sizeof(c->access));
+    col_text(st, 3, c->owner, sizeof(c->owner));
+    c->members = sqlite3_column_int64(st, 4);
+    col_text(st, 5, c->role, sizeof(c->role));
+    c->member = c->role[0] != '\0';
+    col_text(st, 6, c->password_hash, sizeof(c->password_hash));
+}
+
+int tracker_db_channel_get(struct tracker *tr, const char *name, int64_t user,
+                           struct tracker_channel *c)
+{
+    sqlite3_stmt *st = tq(tr, TQ_CHAN_GET, "ti", name, user);
+    int r = tq_row(tr, st);
+    if (r != 1)
+        return r;
+    chan_read(st, c);
+    sqlite3_reset(st);
+    return 1;
+}
+
+int tracker_db_channel_create(struct tracker *tr, const char *name, const char *access,
+                              const char *password_hash, int64_t owner)
+{
+    if (db_begin(tr->store) < 0)
+        return -1;
+    if (tq_run(tr, tq(tr, TQ_CHAN_INSERT, "tttii", name, access, password_hash,
+                      owner, now_s(tr))) < 0)
+        goto fail;
+    int64_t id = sqlite3_last_insert_rowid(db_sqlite(tr->store));
+    if (tq_run(tr, tq(tr, TQ_MEMBER_INSERT, "iiti", id, owner, "owner", now_s(tr))) < 0)
+        goto fail;
+    return db_commit(tr->store);
+fail:
+    db_rollback(tr->store);
+    return -1;
+}
+
+int tracker_db_join(struct tracker *tr, int64_t channel, int64_t user)
+{
+    if (db_begin(tr->store) < 0)
+        return -1;
+    if (tq_run(tr, tq(tr, TQ_MEMBER_INSERT, "iiti", channel, user, "member",
+                      now_s(tr))) < 0
+        || tq_run(tr, tq(tr, TQ_INVITE_DELETE, "ii", channel, user)) < 0) {
+        db_rollback(tr->store);
+        return -1;
+    }
+    return db_commit(tr->store);
+}
+
+int tracker_db_invited(struct tracker *tr, int64_t channel, int64_t user)
+{
+    sqlite3_stmt *st = tq(tr, TQ_INVITED, "ii", channel, user);
+    int r = tq_row(tr, st);
+    if (r == 1)
+        sqlite3_reset(st);
+    return r;
+}
+
+int tracker_db_invite(struct tracker *tr, int64_t channel, int64_t user, int64_t by)
+{
+    return tq_run(tr, tq(tr, TQ_INVITE_INSERT, "iiii", channel, user, by,
+                         now_s(tr))) < 0 ? -1 : 0;
+}
+
+int tracker_db_leave(struct tracker *tr, int64_t channel, int64_t user)
+{
+    if (db_begin(tr->store) < 0)
+        return -1;
+    int n = tq_run(tr, tq(tr, TQ_MEMBER_DELETE, "ii", channel, user));
+    if (n < 0
+        || tq_run(tr, tq(tr, TQ_OWNER_PASS, "ii", channel, user)) < 0
+        || tq_run(tr, tq(tr, TQ_OWNER_ROLE, "i", channel)) < 0
+        || tq_run(tr, tq(tr, TQ_CHAN_DELETE_EMPTY, "i", channel)) < 0) {
+        db_rollback(tr->store);
+        return -1;
+    }
+    return db_commit(tr->store) < 0 ? -1 : n > 0;
+}
+
+int tracker_db_channel_list(struct tracker *tr, int64_t user, tracker_channel_cb cb,
+                            void *arg)
+{
+    sqlite3_stmt *st = tq(tr, TQ_CHAN_LIST, "ii", (int64_t)0, user);
+    struct tracker_channel c;
+    int r;
+    while ((r = tq_row(tr, st)) == 1) {
+        chan_read(st, &c);
+        int stop = cb(&c, arg);
+        if (stop) {
+            sqlite3_reset(st);
+            return stop;
+        }
+    }
+    return r;
+}
+
+/* ---- tickets ---- */
+
+int tracker_db_ticket_put(struct tracker *tr, const char *hash, int64_t caller,
+                          int64_t target, int64_t expires_at)
+{
+    return tq_run(tr, tq(tr, TQ_TICKET_INSERT, "tiiii", hash, caller, target,
+                         now_s(tr), expires_at)) < 0 ? -1 : 0;
+}
+
+int64_t tracker_db_ticket_open(struct tracker *tr, int64_t caller)
+{
+    sqlite3_stmt *st = tq(tr, TQ_TICKET_OPEN, "ii", caller, now_s(tr));
+    if (tq_row(tr, st) != 1)
+        return -1;
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return n;
+}
+
+int tracker_db_ticket_use(struct tracker *tr, const char *hash, int64_t target,
+                          char caller[DB_MAX_NAME + 1], int64_t *caller_id)
+{
+    sqlite3_stmt *st = tq(tr, TQ_TICKET_GET, "t", hash);
+    int r = tq_row(tr, st);
+    if (r <= 0)
+        return r < 0 ? -1 : TRACKER_TICKET_UNKNOWN;
+    int64_t owner = sqlite3_column_int64(st, 0), expires = sqlite3_column_int64(st, 2);
+    bool used = sqlite3_column_int(st, 1) != 0;
+    col_text(st, 3, caller, DB_MAX_NAME + 1);
+    *caller_id = sqlite3_column_int64(st, 4);
+    sqlite3_reset(st);
+    /* Someone else's ticket is not consumed by a wrong guess. */
+    if (owner != target)
+        return TRACKER_TICKET_NOT_YOURS;
+    if (used)
+        return TRACKER_TICKET_USED;
+    if (expires <= now_s(tr))
+        return TRACKER_TICKET_EXPIRED;
+    int n = tq_run(tr, tq(tr, TQ_TICKET_USE, "tii", hash, target, now_s(tr)));
+    if (n < 0)
+        return -1;
+    /* 0 rows: another process sharing the file used it in between. */
+    return n == 1 ? TRACKER_TICKET_OK : TRACKER_TICKET_USED;
+}

@@ -1,0 +1,320 @@
+/*
+ * tracker_peers.c - peer registration and discovery: POST /submit-info,
+ * POST /heartbeat, GET /get-list.
+ *
+ * One peer per account; a peer is active while it heart-beats (expiry:
+ * three of its intervals, computed in the queries, the sweeper clears the
+ * flag later).  The interval told to each peer carries jitter so that
+ * peers started together do not beat in step.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tracker.h"
+#include "weaprous/entropy.h"
+
+#define TRACKER_MAX_LIST 10000   /* peers in one answer; then "truncated" */
+
+unsigned tracker_jitter(const struct tracker *tr)
+{
+    uint32_t r = 0;
+    unsigned span = tr->heartbeat_ms * TRACKER_JITTER_PCT / 100;
+    if (span == 0 || entropy_fill(&r, sizeof(r)) < 0)
+        return tr->heartbeat_ms;   /* no randomness: no jitter, still correct */
+    return tr->heartbeat_ms - span + r % (2 * span + 1);
+}
+
+/* Canonical text of an IPv4 or IPv6 address (an IPv4-mapped IPv6 address
+ * becomes plain IPv4).  0, or -1 when s is not an address. */
+static int peer_ip_canon(const char *s, char out[TRACKER_MAX_IP + 1])
+{
+    unsigned char a[16];
+    if (inet_pton(AF_INET, s, a) == 1)
+        return inet_ntop(AF_INET, a, out, TRACKER_MAX_IP + 1) ? 0 : -1;
+    if (inet_pton(AF_INET6, s, a) != 1)
+        return -1;
+    static const unsigned char mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+    if (memcmp(a, mapped, 12) == 0)
+        return inet_ntop(AF_INET, a + 12, out, TRACKER_MAX_IP + 1) ? 0 : -1;
+    return inet_ntop(AF_INET6, a, out, TRACKER_MAX_IP + 1) ? 0 : -1;
+}
+
+/* The address to register: the body's "ip" (checked against the caller's
+ * own unless advertised addresses are allowed) or the caller's.  0, or -1
+ * after answering 403/422. */
+static int peer_ip(struct tracker *tr, http_txn *t, const json_value *root,
+                   char ip[TRACKER_MAX_IP + 1])
+{
+    const char *want;
+    char own[TRACKER_MAX_IP + 1];
+    if (tracker_str(t, root, "ip", TRACKER_MAX_IP, &want, tr) < 0)
+        return -1;
+    if (peer_ip_canon(http_txn_remote_addr(t), own) < 0)
+        snprintf(own, sizeof(own), "%s", http_txn_remote_addr(t));
+    if (!want) {
+        memcpy(ip, own, sizeof(own));
+        return 0;
+    }
+    if (peer_ip_canon(want, ip) < 0) {
+        tracker_error(tr, t, 422, "unprocessable entity", "\"ip\" is not an IPv4 or IPv6 address");
+        return -1;
+    }
+    if (!tr->allow_advertised && strcmp(ip, own) != 0) {
+        char detail[160];
+        snprintf(detail, sizeof(detail), "\"ip\" must be your own address (%s);"
+                 " the operator may allow others (--allow-advertised-addr)", own);
+        tracker_error(tr, t, 403, "forbidden", detail);
+        return -1;
+    }
+    return 0;
+}
+
+/* "port": 1..65535, required.  0, or -1 after answering 400/422. */
+static int peer_port(struct tracker *tr, http_txn *t, const json_value *root, int *port)
+{
+    const json_value *v = json_get(root, "port");
+    int64_t p;
+    if (!v) {
+        tracker_error(tr, t, 400, "bad request", "\"port\" is required");
+        return -1;
+    }
+    if (json_int_range(v, 1, 65535, &p) < 0) {
+        tracker_error(tr, t, 422, "unprocessable entity",
+                      "\"port\" must be an integer from 1 to 65535");
+        return -1;
+    }
+    *port = (int)p;
+    return 0;
+}
+
+/* "event": absent, "started", "update" or "stopped" (BitTorrent's names).
+ * 1 for stopped, 0 otherwise, -1 after answering 422. */
+static int peer_event(struct tracker *tr, http_txn *t, const json_value *root)
+{
+    const char *ev;
+    if (tracker_str(t, root, "event", 16, &ev, tr) < 0)
+        return -1;
+    if (!ev || strcmp(ev, "started") == 0 || strcmp(ev, "update") == 0)
+        return 0;
+    if (strcmp(ev, "stopped") == 0)
+        return 1;
+    tracker_error(tr, t, 422, "unprocessable entity",
+                  "\"event\" must be \"started\", \"update\" or \"stopped\"");
+    return -1;
+}
+
+/* The answer to a registration or a heart-beat: when to beat next. */
+static void peer_answer_beat(struct tracker *tr, http_txn *t, const char *ip, int port,
+                             unsigned ms, bool replaced)
+{
+    json_writer *w = tracker_json(t);
+    json_w_begin_object(w);
+    json_w_key(w, "online");
+    json_w_bool(w, true);
+    if (ip) {
+        json_w_key(w, "ip");
+        json_w_string(w, ip);
+        json_w_key(w, "port");
+        json_w_int(w, port);
+        json_w_key(w, "replaced");
+        json_w_bool(w, replaced);
+    }
+    json_w_key(w, "heartbeat_interval");
+    json_w_double(w, ms / 1000.0);
+    json_w_key(w, "heartbeat_interval_ms");
+    json_w_uint(w, ms);
+    json_w_key(w, "expires_in");
+    json_w_uint(w, (ms * TRACKER_EXPIRY_BEATS + 999) / 1000);
+    json_w_end_object(w);
+    tracker_reply(tr, t, 200);
+}
+
+/* Logout or "stopped": the peer leaves the active list at once. */
+static void peer_answer_stop(struct tracker *tr, http_txn *t, int64_t user)
+{
+    int n = tracker_db_peer_stop(tr, user);
+    if (n < 0) {
+        tracker_store_error(tr, t, "peer stop");
+        return;
+    }
+    json_writer *w = tracker_json(t);
+    json_w_begin_object(w);
+    json_w_key(w, "online");
+    json_w_bool(w, false);
+    json_w_key(w, "peer_removed");
+    json_w_bool(w, n > 0);
+    json_w_end_object(w);
+    tracker_reply(tr, t, 200);
+}
+
+/* POST /submit-info {ip, port, event} */
+static void peer_submit(http_txn *t, void *arg)
+{
+    struct tracker *tr = arg;
+    struct tracker_user u;
+    const json_value *root;
+    char ip[TRACKER_MAX_IP + 1];
+    int port, stop;
+    bool replaced = false;
+    if (tracker_auth(tr, t, &u) < 0 || tracker_body(tr, t, &root, true) < 0
+        || (stop = peer_event(tr, t, root)) < 0)
+        return;
+    if (stop) {
+        peer_answer_stop(tr, t, u.id);
+        return;
+    }
+    if (peer_port(tr, t, root, &port) < 0 || peer_ip(tr, t, root, ip) < 0)
+        return;
+    unsigned ms = tracker_jitter(tr);
+    if (tracker_db_peer_put(tr, u.id, ip, port, ms, &replaced) < 0) {
+        tracker_store_error(tr, t, "submit-info");
+        return;
+    }
+    peer_answer_beat(tr, t, ip, port, ms, replaced);
+}
+
+/* POST /heartbeat [{event}] */
+static void peer_heartbeat(http_txn *t, void *arg)
+{
+    struct tracker *tr = arg;
+    struct tracker_user u;
+    const json_value *root;
+    int stop;
+    if (tracker_auth(tr, t, &u) < 0 || tracker_body(tr, t, &root, false) < 0
+        || (stop = peer_event(tr, t, root)) < 0)
+        return;
+    if (stop) {
+        peer_answer_stop(tr, t, u.id);
+        return;
+    }
+    unsigned ms = tracker_jitter(tr);
+    int n = tracker_db_peer_beat(tr, u.id, ms);
+    if (n < 0)
+        tracker_store_error(tr, t, "heartbeat");
+    else if (n == 0)
+        tracker_error(tr, t, 404, "not found",
+                      "no registered peer for this account: POST /submit-info first");
+    else
+        peer_answer_beat(tr, t, NULL, 0, ms, false);
+}
+
+/* ---- GET /get-list ---- */
+
+struct peer_list {
+    json_writer *w;
+    size_t       n;
+    bool         truncated;
+};
+
+static int peer_write(const struct tracker_peer *p, void *arg)
+{
+    struct peer_list *l = arg;
+    json_writer *w = l->w;
+    if (l->n++ >= TRACKER_MAX_LIST) {
+        l->truncated = true;
+        return 1;
+    }
+    json_w_begin_object(w);
+    json_w_key(w, "user");
+    json_w_string(w, p->user);
+    json_w_key(w, "ip");
+    json_w_string(w, p->online ? p->ip : NULL);   /* stale addresses are not given */
+    json_w_key(w, "port");
+    if (p->online)
+        json_w_int(w, p->port);
+    else
+        json_w_null(w);
+    json_w_key(w, "online");
+    json_w_bool(w, p->online);
+    json_w_key(w, "last_seen");
+    if (p->last_seen_at)
+        json_w_int(w, p->last_seen_at);
+    else
+        json_w_null(w);
+    json_w_end_object(w);
+    return 0;
+}
+
+static int channel_name_write(const struct tracker_channel *c, void *arg)
+{
+    json_writer *w = arg;
+    json_w_begin_object(w);
+    json_w_key(w, "name");
+    json_w_string(w, c->name);
+    json_w_key(w, "access");
+    json_w_string(w, c->access);
+    json_w_key(w, "members");
+    json_w_int(w, c->members);
+    json_w_key(w, "member");
+    json_w_bool(w, c->member);
+    json_w_end_object(w);
+    return 0;
+}
+
+/* The channel named in ?channel= as u may see it: 1 with *c, or -1 after
+ * answering 403/404/422. */
+static int list_channel(struct tracker *tr, http_txn *t, const struct tracker_user *u,
+                        const char *name, struct tracker_channel *c)
+{
+    if (!tracker_channel_name_valid(name)) {
+        tracker_error(tr, t, 422, "unprocessable entity", "invalid channel name");
+        return -1;
+    }
+    int r = tracker_db_channel_get(tr, name, u->id, c);
+    if (r < 0)
+        tracker_store_error(tr, t, "channel");
+    else if (r == 0)
+        tracker_error(tr, t, 404, "not found", "no such channel");
+    else if (!c->member && strcmp(c->access, "public") != 0)
+        tracker_error(tr, t, 403, "forbidden", "members only: join the channel first");
+    else
+        return 1;
+    return -1;
+}
+
+static void peer_get_list(http_txn *t, void *arg)
+{
+    struct tracker *tr = arg;
+    struct tracker_user u;
+    struct tracker_channel c;
+    const char *name = app_query(t, "channel"), *all = app_query(t, "all");
+    if (tracker_auth(tr, t, &u) < 0 || (name && list_channel(tr, t, &u, name, &c) < 0))
+        return;
+    struct peer_list l = { tracker_json(t), 0, false };
+    json_w_begin_object(l.w);
+    if (name) {
+        json_w_key(l.w, "channel");
+        json_w_string(l.w, c.name);
+    }
+    json_w_key(l.w, "peers");
+    json_w_begin_array(l.w);
+    int r = name ? tracker_db_channel_peers(tr, c.id, peer_write, &l)
+                 : tracker_db_peer_list(tr, all && strcmp(all, "0") != 0, peer_write, &l);
+    json_w_end_array(l.w);
+    if (!name) {
+        json_w_key(l.w, "channels");
+        json_w_begin_array(l.w);
+        if (r >= 0)
+            r = tracker_db_channel_list(tr, u.id, channel_name_write, l.w);
+        json_w_end_array(l.w);
+    }
+    json_w_key(l.w, "truncated");
+    json_w_bool(l.w, l.truncated);
+    json_w_end_object(l.w);
+    if (r < 0)
+        tracker_store_error(tr, t, "get-list");
+    else
+        tracker_reply(tr, t, 200);
+}
+
+int tracker_peer_routes(struct tracker *tr)
+{
+    if (app_route(tr->app, "POST", "/submit-info", peer_submit, tr) < 0
+        || app_route(tr->app, "POST", "/heartbeat", peer_heartbeat, tr) < 0
+        || app_route(tr->app, "GET", "/get-list", peer_get_list, tr) < 0)
+        return -1;
+    return 0;
+}

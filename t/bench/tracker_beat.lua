@@ -1,0 +1,21 @@
+-- t/bench/tracker_beat.lua - wrk script: POST /heartbeat with the Bearer
+-- token of a different peer on every request (tokens: one per line in the
+-- file given as the script's first argument).
+local tokens = {}
+local n = 0
+
+function init(args)
+   for line in io.lines(args[1]) do
+      tokens[#tokens + 1] = line
+   end
+   -- each wrk thread starts at another place in the list
+   n = math.random(#tokens)
+end
+
+function request()
+   n = n % #tokens + 1
+   return wrk.format("POST", "/heartbeat",
+                     { ["Authorization"] = "Bearer " .. tokens[n],
+                       ["Content-Type"] = "application/json" },
+                     "{}")
+end

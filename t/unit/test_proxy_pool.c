@@ -1,0 +1,148 @@
+/* Unit tests of the upstream pools: policies, weights, failure marking,
+ * backups, the tried mask and health-check verdicts (no sockets). */
+#include "config.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "proxy_conf.h"
+#include "proxy_pool.h"
+#include "tap.h"
+
+static struct proxy_rt *rt_of(const char *text)
+{
+    struct proxy_conf *cfg = NULL;
+    char err[256] = "";
+    if (proxy_conf_parse_flags(text, strlen(text), "t.conf", PROXY_CONF_F_NUMERIC, &cfg,
+                               err, sizeof err) < 0) {
+        diag("parse: %s", err);
+        return NULL;
+    }
+    return proxy_rt_new(NULL, cfg, 1);
+}
+
+/* Picks n times and returns the sequence as letters (A = server 0). */
+static void picks(struct proxy_pool *p, int n, uint64_t now, char *out,
+                  const void *key, size_t keylen)
+{
+    for (int i = 0; i < n; i++) {
+        int idx = proxy_pool_pick(p, now, 0, key, keylen);
+        out[i] = idx < 0 ? '-' : (char)('A' + idx);
+    }
+    out[n] = '\0';
+}
+
+static void test_round_robin(void)
+{
+    struct proxy_rt *rt = rt_of("host a { proxy_pass http://10.0.0.1; proxy_pass http://10.0.0.2;"
+                                " proxy_pass http://10.0.0.3; }\n"
+                                "host w { proxy_pass http://10.0.0.1 weight=3;"
+                                " proxy_pass http://10.0.0.2; }");
+    char s[32];
+    ok(rt != NULL, "config");
+    if (!rt)
+        return;
+    picks(&rt->pools[0], 6, 0, s, NULL, 0);
+    is_str(s, "ABCABC", "round-robin over three");
+    picks(&rt->pools[1], 8, 0, s, NULL, 0);
+    is_str(s, "AABAAABA", "smooth weighted round-robin 3:1");
+    int idx = proxy_pool_pick(&rt->pools[0], 0, 1u | 4u, NULL, 0);
+    is_int(idx, 1, "tried servers are skipped");
+    is_int(proxy_pool_pick(&rt->pools[0], 0, 7u, NULL, 0), -1, "all tried: none");
+    proxy_rt_unref(rt);
+}
+
+static void test_failures(void)
+{
+    struct proxy_rt *rt = rt_of("host a { proxy_pass http://10.0.0.1 max_fails=2 fail_timeout=10s;"
+                                " proxy_pass http://10.0.0.2 max_fails=0;"
+                                " proxy_pass http://10.0.0.9 backup; }");
+    char s[32];
+    if (!rt)
+        return;
+    struct proxy_pool *p = &rt->pools[0];
+    proxy_peer_failed(&p->peers[0], 1000);
+    ok(proxy_peer_usable(&p->peers[0], 1000), "one failure of max_fails=2: still up");
+    proxy_peer_failed(&p->peers[0], 2000);
+    ok(!proxy_peer_usable(&p->peers[0], 2000), "second failure within fail_timeout: down");
+    ok(!proxy_peer_usable(&p->peers[0], 11999), "down for fail_timeout");
+    ok(proxy_peer_usable(&p->peers[0], 12000), "up again after fail_timeout");
+    proxy_peer_failed(&p->peers[0], 20000);
+    proxy_peer_failed(&p->peers[0], 31000);
+    ok(proxy_peer_usable(&p->peers[0], 31000), "failures further apart than fail_timeout do not add up");
+    for (int i = 0; i < 50; i++)
+        proxy_peer_failed(&p->peers[1], 1000);
+    ok(proxy_peer_usable(&p->peers[1], 1000), "max_fails=0: never marked down");
+    is_int(p->peers[1].failures, 50, "but failures are counted");
+    picks(p, 4, 40000, s, NULL, 0);
+    is_str(s, "ABAB", "backup unused while primaries are up");
+    picks(p, 2, 5000, s, NULL, 0);
+    is_str(s, "BB", "a server marked down is skipped");
+    p->peers[0].hc_down = true;
+    p->peers[1].hc_down = true;
+    picks(p, 3, 40000, s, NULL, 0);
+    is_str(s, "CCC", "backup when every primary is down");
+    p->peers[2].down_until_ms = 50000;
+    picks(p, 1, 40000, s, NULL, 0);
+    is_str(s, "-", "nothing usable: -1");
+    proxy_rt_unref(rt);
+}
+
+static void test_least_conn(void)
+{
+    struct proxy_rt *rt = rt_of("host a { dist_policy least-conn; proxy_pass http://10.0.0.1;"
+                                " proxy_pass http://10.0.0.2; proxy_pass http://10.0.0.3 weight=2; }");
+    char s[32];
+    if (!rt)
+        return;
+    struct proxy_pool *p = &rt->pools[0];
+    p->peers[0].active = 3;
+    p->peers[1].active = 1;
+    p->peers[2].active = 4;   /* 4 / weight 2 = 2 per unit */
+    picks(p, 2, 0, s, NULL, 0);
+    is_str(s, "BB", "fewest active requests wins");
+    p->peers[1].active = 2;
+    p->peers[0].active = 2;
+    picks(p, 4, 0, s, NULL, 0);
+    ok(strchr(s, 'A') && strchr(s, 'B') && strchr(s, 'C'), "ties are shared round-robin (%s)", s);
+    proxy_rt_unref(rt);
+}
+
+static void test_hash_random(void)
+{
+    struct proxy_rt *rt = rt_of("host a { dist_policy ip-hash; proxy_pass http://10.0.0.1;"
+                                " proxy_pass http://10.0.0.2; proxy_pass http://10.0.0.3; }\n"
+                                "host r { dist_policy random; proxy_pass http://10.0.0.1;"
+                                " proxy_pass http://10.0.0.2; }");
+    char s[64];
+    if (!rt)
+        return;
+    struct proxy_pool *p = &rt->pools[0];
+    unsigned char k1[4] = { 192, 168, 1, 10 };
+    picks(p, 10, 0, s, k1, 4);
+    ok(strspn(s, s[0] == 'A' ? "A" : s[0] == 'B' ? "B" : "C") == 10, "ip-hash is sticky (%s)", s);
+    int first = s[0] - 'A';
+    int seen[3] = { 0 };
+    for (int i = 0; i < 60; i++) {
+        unsigned char k[4] = { 10, 0, (unsigned char)i, (unsigned char)(i * 7) };
+        seen[proxy_pool_pick(p, 0, 0, k, 4)]++;
+    }
+    ok(seen[0] && seen[1] && seen[2], "ip-hash spreads clients (%d/%d/%d)", seen[0], seen[1], seen[2]);
+    p->peers[first].hc_down = true;
+    int moved = proxy_pool_pick(p, 0, 0, k1, 4);
+    ok(moved >= 0 && moved != first, "ip-hash: a down server's clients go elsewhere");
+    p->peers[first].hc_down = false;
+    is_int(proxy_pool_pick(p, 0, 0, k1, 4), first, "and come back when it is up");
+    picks(&rt->pools[1], 40, 0, s, NULL, 0);
+    ok(strchr(s, 'A') && strchr(s, 'B'), "random uses both servers");
+    proxy_rt_unref(rt);
+}
+
+int main(void)
+{
+    test_round_robin();
+    test_failures();
+    test_least_conn();
+    test_hash_random();
+    return done_testing();
+}
