@@ -22,6 +22,7 @@ static const struct role_def *const roles[] = {
     &role_backend_def,
     &role_proxy_def,
     &role_tracker_def,
+    &role_demo_def,
 };
 
 /* Common flags that take a value: long name, short name. */
@@ -81,6 +82,7 @@ static int set_common(struct role_opts *o, const char *key, const char *val)
             return -1;
         }
         o->port = (int)p;
+        o->port_given = true;
     }
     else if (strcmp(key, "config") == 0) o->config = val;
     else if (strcmp(key, "db") == 0) o->db = val;

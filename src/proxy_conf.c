@@ -139,7 +139,6 @@ static int lex_escape(char c)
     case 'n':  return '\n';
     case 't':  return '\t';
     case 'r':  return '\r';
-    case '$':  return '$';
     default:   return -1;
     }
 }
@@ -1065,7 +1064,7 @@ static const struct directive {
     enum where  where;
     int (*fn)(struct parser *, struct level *);
 } directives[] = {
-    { "proxy_pass",            1, 4, W_BOTH,  d_proxy_pass },
+    { "proxy_pass",            1, 5, W_BOTH,  d_proxy_pass },
     { "dist_policy",           1, 1, W_BOTH,  d_dist_policy },
     { "proxy_set_header",      2, 2, W_BOTH,  d_set_header },
     { "proxy_connect_timeout", 1, 1, W_BOTH,  d_connect_timeout },

@@ -168,6 +168,7 @@ static void preq_reply_error(struct preq *r, int status)
     if (r->t && !r->resp_started) {
         http_txn *t = r->t;
         r->t = NULL;
+        http_txn_add_header(t, "X-Request-ID", r->rid);
         http_txn_error(t, status);
     }
     preq_finish(r, false);
@@ -267,6 +268,23 @@ static const char *req_host(http_txn *t, size_t *n)
     return h->host;
 }
 
+/* Appends "X-Forwarded-For chain, client address": every X-Forwarded-For
+ * field the client sent, in order (RFC 9110 5.3: several fields are one
+ * comma-separated list), then the address the proxy itself saw. */
+static int put_xff_chain(http_txn *t, buf *b)
+{
+    const struct http_head *h = http_txn_head(t);
+    int rc = 0;
+    for (size_t i = 0; i < h->num_headers; i++) {
+        const struct http_header *f = &h->headers[i];
+        if (name_is(f->name, f->name_len, "x-forwarded-for") && f->value_len) {
+            rc |= buf_append(b, f->value, f->value_len);
+            rc |= buf_append(b, ", ", 2);
+        }
+    }
+    return rc | buf_puts(b, http_txn_remote_addr(t));
+}
+
 struct expand {
     struct preq *r;
     buf *b;
@@ -281,7 +299,6 @@ static int exp_var(void *arg, enum proxy_var v)
 {
     struct expand *e = arg;
     http_txn *t = e->r->t;
-    const char *xff = http_txn_header(t, "X-Forwarded-For");
     switch (v) {
     case PROXY_VAR_HOST: {
         size_t n;
@@ -291,8 +308,7 @@ static int exp_var(void *arg, enum proxy_var v)
     case PROXY_VAR_REMOTE_ADDR:
         return buf_puts(e->b, http_txn_remote_addr(t));
     case PROXY_VAR_PROXY_ADD_XFF:
-        return buf_printf(e->b, "%s%s%s", xff ? xff : "", xff ? ", " : "",
-                          http_txn_remote_addr(t));
+        return put_xff_chain(t, e->b);
     case PROXY_VAR_SCHEME:
         return buf_puts(e->b, "http");
     case PROXY_VAR_REQUEST_URI:
@@ -304,15 +320,16 @@ static int exp_var(void *arg, enum proxy_var v)
 
 /* The request target sent upstream: origin-form, also for an absolute-form
  * request ("GET http://host/x" -> "/x"). */
-static void target_origin(const char *target, const char **p, size_t *n)
+static int put_target(buf *b, const char *target)
 {
     if (strncasecmp(target, "http://", 7) == 0) {
-        const char *path = strchr(target + 7, '/');
-        *p = path ? path : "/";
-    } else {
-        *p = target;
+        const char *rest = target + 7 + strcspn(target + 7, "/?");
+        /* "http://host?q" has an empty path: "/?q" (RFC 9112 3.2.1) */
+        if (*rest != '/' && buf_append(b, "/", 1) < 0)
+            return -1;
+        return buf_puts(b, rest);
     }
-    *n = strlen(*p);
+    return buf_puts(b, target);
 }
 
 static int head_fields(struct preq *r, buf *b)
@@ -335,13 +352,13 @@ static int head_own_fields(struct preq *r, buf *b)
 {
     const struct proxy_settings *s = &r->pool->block->set;
     http_txn *t = r->t;
-    const char *xff = http_txn_header(t, "X-Forwarded-For");
     const char *ra = http_txn_remote_addr(t);
     int rc = 0;
-    if (!overridden(s, "X-Forwarded-For", 15) && xff)
-        rc |= buf_printf(b, "X-Forwarded-For: %s, %s\r\n", xff, ra);
-    else if (!overridden(s, "X-Forwarded-For", 15))
-        rc |= put_str(b, "X-Forwarded-For", ra);
+    if (!overridden(s, "X-Forwarded-For", 15)) {
+        rc |= buf_puts(b, "X-Forwarded-For: ");
+        rc |= put_xff_chain(t, b);
+        rc |= buf_puts(b, "\r\n");
+    }
     if (!overridden(s, "X-Forwarded-Proto", 17))
         rc |= buf_puts(b, "X-Forwarded-Proto: http\r\n");
     if (!overridden(s, "X-Real-IP", 9))
@@ -369,12 +386,9 @@ static int head_own_fields(struct preq *r, buf *b)
 static int head_build(struct preq *r)
 {
     const struct http_head *h = http_txn_head(r->t);
-    const char *target;
-    size_t tlen;
-    target_origin(http_txn_target(r->t), &target, &tlen);
     buf *b = &r->head;
     int rc = buf_append(b, h->method_str, h->method_len) | buf_append(b, " ", 1)
-        | buf_append(b, target, tlen) | buf_puts(b, " HTTP/1.1\r\n");
+        | put_target(b, http_txn_target(r->t)) | buf_puts(b, " HTTP/1.1\r\n");
     if (rc == 0)
         rc = head_fields(r, b);
     if (rc == 0)
@@ -408,25 +422,37 @@ static bool rid_ok(const char *s)
     return true;
 }
 
-static void rid_make(struct preq *r)
+/* The request's id: the client's own when it is sane, else 128 random
+ * bits in hex; noted for the access log. */
+static void rid_make(struct proxy_ctx *ctx, http_txn *t, char rid[PROXY_REQUEST_ID_MAX + 1])
 {
-    const char *have = http_txn_header(r->t, "X-Request-ID");
+    const char *have = http_txn_header(t, "X-Request-ID");
     if (have && rid_ok(have)) {
-        snprintf(r->rid, sizeof r->rid, "%s", have);
+        snprintf(rid, PROXY_REQUEST_ID_MAX + 1, "%s", have);
     } else {
         static const char hex[] = "0123456789abcdef";
         for (int half = 0; half < 2; half++) {
-            uint64_t v = proxy_random_next(&r->ctx->rng);
+            uint64_t v = proxy_random_next(&ctx->rng);
             for (int i = 0; i < 16; i++, v >>= 4)
-                r->rid[half * 16 + i] = hex[v & 15];
+                rid[half * 16 + i] = hex[v & 15];
         }
-        r->rid[32] = '\0';
+        rid[32] = '\0';
     }
     if (log_access_enabled()) {   /* the note only feeds the access log */
         char note[PROXY_REQUEST_ID_MAX + 8] = "rid=";
-        memcpy(note + 4, r->rid, strlen(r->rid) + 1);
-        http_txn_log_note(r->t, note);
+        memcpy(note + 4, rid, strlen(rid) + 1);
+        http_txn_log_note(t, note);
     }
+}
+
+/* An answer the proxy makes before any upstream is chosen, with the
+ * request id a client can quote. */
+static void early_error(struct proxy_ctx *ctx, http_txn *t, int status)
+{
+    char rid[PROXY_REQUEST_ID_MAX + 1];
+    rid_make(ctx, t, rid);
+    http_txn_add_header(t, "X-Request-ID", rid);
+    http_txn_error(t, status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -926,22 +952,22 @@ void proxy_fwd_handle(http_txn *t, void *arg)
     struct proxy_pool *pool = proxy_rt_match(ctx->rt, host, hlen);
     if (!pool) {
         http_txn_log_note(t, "no-route");
-        http_txn_error(t, 404);
+        early_error(ctx, t, 404);
         return;
     }
     uint64_t max = pool->block->set.client_max_body_size;
     int64_t cl = http_txn_head(t)->content_length;
     if (max && cl > 0 && (uint64_t)cl > max) {
-        http_txn_error(t, 413);
+        early_error(ctx, t, 413);
         return;
     }
     struct preq *r = preq_new(ctx, t, pool);
     if (!r) {
-        http_txn_error(t, 503);
+        early_error(ctx, t, 503);
         return;
     }
     http_txn_on_close(t, preq_on_close, r);
-    rid_make(r);
+    rid_make(ctx, t, r->rid);
     if (head_build(r) < 0) {
         preq_reply_error(r, 431);
         return;

@@ -20,6 +20,7 @@ struct role_opts {
     const char *role;
     const char *ip;
     int         port;
+    bool        port_given;     /* --server-port on the command line or file */
     const char *config;
     const char *db;
     const char *pid_file;
@@ -92,5 +93,6 @@ void role_rt_finish(struct role_rt *rt);
 extern const struct role_def role_backend_def;
 extern const struct role_def role_proxy_def;
 extern const struct role_def role_tracker_def;
+extern const struct role_def role_demo_def;
 
 #endif

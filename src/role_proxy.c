@@ -76,9 +76,9 @@ static int listen_on(http_server *s, const struct proxy_listen *l)
 
 /* The file's listen lines, unless the command line names an address. */
 static int proxy_listen(struct proxy_role *pr, const struct role_opts *o,
-                        const struct proxy_conf *cfg, int default_port)
+                        const struct proxy_conf *cfg)
 {
-    if (cfg->nlisten == 0 || o->ip || o->port != default_port) {
+    if (cfg->nlisten == 0 || o->ip || o->port_given) {
         if (http_server_listen(pr->http, o->ip, o->port) < 0) {
             log_warn("cannot listen on %s:%d", o->ip ? o->ip : "0.0.0.0", o->port);
             return -1;
@@ -94,7 +94,7 @@ static int proxy_listen(struct proxy_role *pr, const struct role_opts *o,
 }
 
 static int proxy_servers(struct proxy_role *pr, const struct role_opts *o,
-                         const struct proxy_conf *cfg, int default_port)
+                         const struct proxy_conf *cfg)
 {
     /* stream_body: bodies go upstream as they arrive; the per-block
      * client_max_body_size is enforced by proxy_fwd.c, so the engine's own
@@ -102,7 +102,7 @@ static int proxy_servers(struct proxy_role *pr, const struct role_opts *o,
     struct http_server_config hc = { .max_body = (size_t)PROXY_CONF_MAX_SIZE,
                                      .stream_body = true };
     pr->http = http_server_new(pr->ctx.loop, &hc, proxy_fwd_handle, &pr->ctx);
-    if (!pr->http || proxy_listen(pr, o, cfg, default_port) < 0)
+    if (!pr->http || proxy_listen(pr, o, cfg) < 0)
         return -1;
     if (!cfg->has_status_listen)
         return 0;
@@ -172,7 +172,7 @@ static int proxy_run(struct role_opts *o)
     pr.ctx.started_ms = ev_now_ms(rt.loop);
     pr.ctx.rt = proxy_rt_new(rt.loop, cfg, 1);
     if (!pr.ctx.rt || proxy_rt_start(pr.ctx.rt) < 0
-        || proxy_servers(&pr, o, pr.ctx.rt->cfg, role_proxy_def.default_port) < 0)
+        || proxy_servers(&pr, o, pr.ctx.rt->cfg) < 0)
         return 1;
     rt.data = &pr;
     rt.on_reload = proxy_reload;

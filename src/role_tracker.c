@@ -189,6 +189,8 @@ static int tracker_run(struct role_opts *o)
     int rc = 1;
     if (!tr)
         return 1;
+    /* stopped on every exit path, also when the store never opened */
+    ev_timer_init(&tr->sweeper, tracker_sweep, tr);
     if (o->check_only) {
         rc = tracker_check(tr, o);
         free(tr);

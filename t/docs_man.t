@@ -2,8 +2,11 @@
 """The man pages format without a single groff warning, and they document
 what the programs really accept: every option that `--help` prints (the
 common ones, each documented role's own, the sample app's) appears in the
-pages.  A role that `weaprous --help` lists but weaprous(1) does not
-describe yet is reported as a TODO test point (visible, not fatal)."""
+pages; every directive of the proxy's route parser (src/proxy_conf.c)
+and of conf/proxy.conf.example is in weaprous-proxy.conf(5).  A role that
+`weaprous --help` lists, other than the documented ones (DOCUMENTED), but
+weaprous(1) does not describe yet is reported as a TODO test point
+(visible, not fatal)."""
 
 import os
 import re
@@ -15,7 +18,8 @@ sys.path.insert(0, os.path.join(os.environ['WR_SRCDIR'], 't', 'lib'))
 import wrtest  # noqa: E402
 from wrtest import *  # noqa: E402,F403
 
-PAGES = ('weaprous.1', 'weaprous.conf.5', 'weaprous-sampleapp.1')
+PAGES = ('weaprous.1', 'weaprous.conf.5', 'weaprous-proxy.conf.5', 'weaprous-sampleapp.1')
+DOCUMENTED = ('backend', 'proxy', 'tracker', 'demo', 'user', 'version')
 
 
 def todo(cond, name, why):
@@ -79,10 +83,11 @@ for opt in common:
            'weaprous.conf.5 documents the key %s' % opt[2:])
 
 roles = re.findall(r'(?m)^  (\w+)\s+\(default port \d+\)', top)
-ok('backend' in roles, 'roles listed by --help: %s' % ', '.join(roles))
+ok('backend' in roles and 'proxy' in roles and 'tracker' in roles,
+   'roles listed by --help: %s' % ', '.join(roles))
 for role in roles + ['user', 'version']:
     documented = re.search(r'(?m)^\.B %s$' % role, man1) is not None
-    if role in ('backend', 'user', 'version'):
+    if role in DOCUMENTED:
         ok(documented, 'weaprous.1 describes the role %s' % role)
     else:
         todo(documented, 'weaprous.1 describes the role %s' % role,
@@ -97,6 +102,25 @@ for role in roles + ['user', 'version']:
            'weaprous.1 documents %s %s' % (role, opt))
         ok(re.search(r'(?m)^\.B[IR]? %s\b' % re.escape(opt[2:]), man5),
            'weaprous.conf.5 documents the %s key %s' % (role, opt[2:]))
+
+# --- the proxy's route file -------------------------------------------------
+pman = plain(page('weaprous-proxy.conf.5'))
+with open(os.path.join(srcdir(), 'src', 'proxy_conf.c'), encoding='utf-8') as f:
+    table = re.findall(r'(?m)^\s*\{ "(\w+)",\s+\d+, \d+, W_', f.read())
+ok(len(table) >= 14, 'directives found in src/proxy_conf.c (%d)' % len(table))
+with open(os.path.join(srcdir(), 'conf', 'proxy.conf.example'), encoding='utf-8') as f:
+    # directive lines, commented out or not: "# keepalive 32;  # ..."
+    example = set(re.findall(r'(?m)^(?:# )?([a-z_]+) [^#\n]*;', f.read()))
+ok(len(example) >= 14, 'directives found in conf/proxy.conf.example (%d)' % len(example))
+for name in sorted(example - set(table) - {'host'}):
+    ok(False, 'conf/proxy.conf.example shows %s, which the parser does not know' % name)
+for name in sorted(set(table) | example | {'host', 'default'}):
+    ok(re.search(r'(?m)^\.(B|BI|BR|TP \.B) %s\b' % re.escape(name), pman),
+       'weaprous-proxy.conf.5 documents %s' % name)
+for name in ('proxy_read_timeout', 'proxy_connect_timeout', 'proxy_send_timeout'):
+    like(pman, r'%s[^\n]*\n[^\n]*default 60s' % name, 'weaprous-proxy.conf.5: %s defaults to 60s' % name)
+like(man1, r'weaprous-proxy\.conf', 'weaprous.1 points to weaprous-proxy.conf(5)')
+like(man5, r'weaprous-proxy\.conf', 'weaprous.conf.5 points to weaprous-proxy.conf(5)')
 
 sample = help_of(binary('weaprous-sampleapp'), '--help')
 sman = plain(page('weaprous-sampleapp.1'))

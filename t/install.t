@@ -52,7 +52,8 @@ expected = [
     (v['includedir'], 'weaprous.h'), (v['includedir'], 'weaprous/app.h'),
     (v['includedir'], 'weaprous/ws.h'), (v['includedir'], 'weaprous/http_client.h'),
     (v['mandir'], 'man1/weaprous.1'), (v['mandir'], 'man1/weaprous-sampleapp.1'),
-    (v['mandir'], 'man5/weaprous.conf.5'),
+    (v['mandir'], 'man5/weaprous.conf.5'), (v['mandir'], 'man5/weaprous-proxy.conf.5'),
+    (v['sysconfdir'], 'weaprous/proxy.conf'),
     (v['sysconfdir'], 'weaprous/weaprous.conf'),
     (v['pkgdatadir'], 'init.d/weaprous'),
     (v['pkgdatadir'], 'systemd/weaprous-backend.service'),
@@ -110,6 +111,41 @@ if r.returncode:
 r = subprocess.run([exe, 'backend', '-t', '-c', conf, '--www', www + '/nope', '--static', static],
                    capture_output=True, text=True, env=env, cwd=dest)
 is_(r.returncode, 1, 'installed backend -t fails for a missing root')
+
+# The tracker's section: as installed, and with every commented key of it
+# switched on (the values shown are the defaults); a bad value is refused.
+tdb = os.path.join(tmpdir('wrtrk-'), 'tracker.db')
+r = subprocess.run([exe, 'tracker', '-t', '-c', conf, '--db', tdb],
+                   capture_output=True, text=True, env=env, cwd=dest)
+is_((r.returncode, r.stdout.strip()), (0, 'weaprous tracker: configuration ok'),
+    'installed tracker -t with the installed config')
+text = open(conf).read()
+sect = text[text.index('[tracker]'):]
+sect = sect[:sect.index('\n[', 1)] if '\n[' in sect[1:] else sect
+keys = ('allow-signup', 'allow-advertised-addr', 'heartbeat-interval',
+        'login-max-failures', 'login-window', 'ticket-ttl')
+on = sect
+for k in keys:
+    on = re.sub(r'(?m)^# (%s)\b' % re.escape(k), r'\1', on)
+ok(all(re.search(r'(?m)^%s\b' % re.escape(k), on) for k in keys),
+   'the [tracker] section shows every tracker key')
+full = os.path.join(os.path.dirname(tdb), 'full.conf')
+with open(full, 'w') as f:
+    f.write(text.replace(sect, on))
+r = subprocess.run([exe, 'tracker', '-t', '-c', full, '--db', tdb],
+                   capture_output=True, text=True, env=env, cwd=dest)
+if not is_(r.returncode, 0, 'tracker -t with every key of its section on'):
+    diag(r.stdout + r.stderr)
+with open(full, 'w') as f:
+    f.write(text.replace(sect, on.replace('heartbeat-interval', 'heartbeat-interval 0 #')))
+r = subprocess.run([exe, 'tracker', '-t', '-c', full, '--db', tdb],
+                   capture_output=True, text=True, env=env, cwd=dest)
+is_(r.returncode, 1, 'tracker -t refuses a heart-beat interval of 0')
+r = subprocess.run([exe, 'proxy', '-t', '-c', D(v['sysconfdir'] + '/weaprous/proxy.conf')],
+                   capture_output=True, text=True, env=env, cwd=dest)
+is_(r.returncode, 0, 'installed proxy -t with the installed route file')
+like(r.stdout, r'test is successful', '... says so')
+
 r = subprocess.run([D(v['bindir'] + '/weaprous-sampleapp'), '--help'],
                    capture_output=True, text=True, env=env)
 is_(r.returncode, 0, 'installed weaprous-sampleapp --help')

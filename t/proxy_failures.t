@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
-from wrtest import done_testing, is_, ok, parse_response, raw, req  # noqa: E402
+from wrtest import done_testing, is_, like, ok, parse_response, raw, req  # noqa: E402
 from proxy_helpers import Proxy, Upstream, get, up_name  # noqa: E402
 
 
@@ -70,6 +70,7 @@ with Proxy(conf) as px:
     before = good.requests
     st, h, body = get(p, host='retry', method='POST', body=b'data')
     is_(st, 502, 'POST sent, upstream closed without answering: 502, not retried')
+    like(h.get('x-request-id', ''), r'^[0-9a-f]{32}$', 'the 502 page carries an X-Request-ID')
     is_(good.requests, before, 'the POST did not reach a second server')
     st, h, body = get(p, host='retry')
     is_((st, up_name(body)), (200, 'G'), 'GET: the same failure is retried on the next server')

@@ -51,12 +51,16 @@ with Proxy(conf) as px:
     is_((st, up_name(body)), (200, 'B'), 'name without port matches any port')
     st, h, body = get(p, host='nobody.test')
     is_(st, 404, 'unknown host -> 404')
+    like(h.get('x-request-id', ''), r'^[0-9a-f]{32}$', 'the proxy\'s own 404 carries an X-Request-ID')
     st, h, body = get(p, path='http://b.test/abs?q=1', host='nobody.test')
     is_((st, up_name(body)), (200, 'B'), 'absolute-form routed by its own host')
     is_(json.loads(body)['target'] if st == 200 else None, '/abs?q=1',
         'absolute-form target sent upstream in origin-form')
     is_(headers_of(body).get('host') if st == 200 else None, 'b.test',
         'with Host replaced by the target\'s authority')
+    st, h, body = get(p, path='http://b.test?q=2', host='nobody.test')
+    is_(json.loads(body)['target'] if st == 200 else None, '/?q=2',
+        'absolute-form with a query and no path: "/?q" upstream (query kept)')
     st, h, body = get(p, path='http://evil.example:25/', host='b.test')
     is_(st, 404, 'absolute-form to an unconfigured host: 404, not an open proxy')
 
@@ -68,6 +72,10 @@ with Proxy(conf) as px:
         ('User-Agent', 'test-agent'), ('X-Request-ID', 'abc-123')])
     up = headers_of(body)
     is_(up.get('x-forwarded-for'), '10.9.9.9, 127.0.0.1', 'X-Forwarded-For appended')
+    _, _, body2 = get(p, path='/x', host='b.test', headers=[
+        ('X-Forwarded-For', '10.1.1.1'), ('X-Forwarded-For', '10.2.2.2, 10.3.3.3')])
+    is_(headers_of(body2).get('x-forwarded-for'), '10.1.1.1, 10.2.2.2, 10.3.3.3, 127.0.0.1',
+        'several X-Forwarded-For fields are one list, kept in order')
     is_(up.get('x-real-ip'), '127.0.0.1', 'X-Real-IP is the peer address, not the client\'s claim')
     is_(up.get('x-forwarded-proto'), 'http', 'X-Forwarded-Proto')
     is_(up.get('x-request-id'), 'abc-123', 'client X-Request-ID kept')

@@ -1,4 +1,4 @@
-/* fuzz-sources: src/ws_frame.c src/utf8.c src/sha1.c src/base64.c */
+/* fuzz-sources: src/ws_frame.c src/utf8.c src/sha1.c src/base64.c src/entropy.c */
 /*
  * fuzz_ws_frame.c - libFuzzer harness for the WebSocket frame parser.  The
  * first input byte picks the role and the limits; the rest is a byte stream

@@ -118,7 +118,7 @@ static const char every[] =
     "proxy_pass http://10.0.0.9:9999;\n"
     "host 'a.example' b.example:81 {\n"
     "  proxy_pass http://10.0.0.1:9000 weight=3 max_fails=2 fail_timeout=30s;\n"
-    "  proxy_pass http://[::1]:9001 backup;\n"
+    "  proxy_pass http://[::1]:9001 weight=2 max_fails=5 fail_timeout=1s backup;\n"
     "  proxy_set_header X-Real-IP $remote_addr;\n"
     "  proxy_set_header X-F \"${proxy_add_x_forwarded_for} $request_uri\";\n"
     "  proxy_set_header Accept-Encoding \"\";\n"
@@ -170,6 +170,8 @@ static void test_every_directive(void)
     is_int(a->servers[0].max_fails, 2, "max_fails=2");
     is_int(a->servers[0].fail_timeout_ms, 30000, "fail_timeout=30s");
     ok(a->servers[1].backup, "backup");
+    ok(a->servers[1].weight == 2 && a->servers[1].max_fails == 5 &&
+       a->servers[1].fail_timeout_ms == 1000, "all four server parameters on one line");
     is_str(a->servers[1].addr_text, "[::1]:9001", "IPv6 literal");
     is_int(a->set.policy, PROXY_POLICY_ROUND_ROBIN, "override policy");
     is_int(a->set.read_timeout_ms, 10000, "override read timeout");
@@ -258,6 +260,8 @@ static void test_errors(void)
     parse_fails("proxy_set_header X-A \"a\\nb\";", "t.conf:1:22: control character in header value");
     parse_fails("access_log \"x\n", "t.conf:1:12: unterminated string");
     parse_fails("access_log \"x\\q\";", "t.conf:1:14: unknown escape sequence in string");
+    /* no escape for '$': a '$' and a name is always a variable */
+    parse_fails("proxy_set_header X \"\\$host\";", "t.conf:1:21: unknown escape sequence in string");
     parse_fails("access_log a\001;", "t.conf:1:13: invalid byte 0x01");
     parse_fails("health_check rise=0;", "t.conf:1:19: expected a number from 1 to 100, got '0'");
     parse_fails("health_check uri=healthz;", "t.conf:1:18: expected a URI starting with /, got 'healthz'");

@@ -1,0 +1,585 @@
+/*
+ * server_txn.c - HTTP transactions: one request and its response.
+ *
+ * The engine hands each request to the handler as an http_txn; the handler
+ * completes it now or later.  This file owns the transaction's life (its
+ * private copy of the head, the access-log line, completion) and the public
+ * request-view and response API of weaprous/server.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdarg.h>
+#include <time.h>
+
+#include "server_int.h"
+#include "weaprous/log.h"
+
+static bool status_has_body(int status)
+{
+    return status >= 200 && status != 204 && status != 304;
+}
+
+/* Errors after which the byte stream cannot be trusted or the body was not
+ * read: the connection closes after the answer. */
+static bool status_closes(int status)
+{
+    switch (status) {
+    case 400: case 408: case 411: case 413: case 414: case 431: case 501: case 505:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* --- transactions --- */
+
+http_txn *txn_new(struct conn *c)
+{
+    http_txn *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->c = c;
+    t->srv = c->srv;
+    t->status = 200;
+    t->head.content_length = -1;
+    t->declared_len = -1;
+    t->started = ev_wall(c->srv->loop);
+    /* stream_body mode never buffers: its limit may be far above memory */
+    buf_init(&t->body, c->srv->cfg.stream_body ? 0 : srv_max_body(c->srv) + 1);
+    buf_init(&t->fields, TXN_HEAD_CAP);
+    buf_init(&t->content, CONN_OUT_CAP);
+    memcpy(t->remote, c->remote, sizeof(t->remote));
+    return t;
+}
+
+void txn_free(http_txn *t)
+{
+    if (t->free_cb)
+        t->free_cb(t, t->free_arg);
+    buf_free(&t->body);
+    buf_free(&t->fields);
+    buf_free(&t->content);
+    free(t->raw);
+    free(t);
+}
+
+static const char *rebase(const char *p, const char *from, char *to)
+{
+    return p ? to + (p - from) : NULL;
+}
+
+/* Copies the head out of the connection's input buffer (which moves as it
+ * grows) and splits it into NUL-terminated strings: each token is followed
+ * by a delimiter (SP, ':', CR or LF) that can be overwritten. */
+int txn_own_head(http_txn *t, const char *base)
+{
+    struct http_head *h = &t->head;
+    size_t n = h->head_len;
+    char *raw = malloc(n + 1 + h->target_len + 1);
+    if (!raw)
+        return -1;
+    memcpy(raw, base, n);
+    raw[n] = '\0';
+    t->raw = raw;
+    h->method_str = rebase(h->method_str, base, raw);
+    h->target = rebase(h->target, base, raw);
+    h->host = rebase(h->host, base, raw);
+    for (size_t i = 0; i < h->num_headers; i++) {
+        struct http_header *f = &h->headers[i];
+        f->name = rebase(f->name, base, raw);
+        f->value = rebase(f->value, base, raw);
+    }
+    for (size_t i = 0; i < h->num_headers; i++) {
+        ((char *)h->headers[i].name)[h->headers[i].name_len] = '\0';
+        ((char *)h->headers[i].value)[h->headers[i].value_len] = '\0';
+    }
+    if (h->host)
+        ((char *)h->host)[h->host_len] = '\0';
+    ((char *)h->method_str)[h->method_len] = '\0';
+    ((char *)h->target)[h->target_len] = '\0';
+    t->path = raw + n + 1;
+    return 0;
+}
+
+/* Decodes the path of an origin-form or absolute-form target; 0 or -1. */
+int txn_decode_path(http_txn *t)
+{
+    const char *tg = t->head.target;
+    if (strcmp(tg, "*") == 0) {
+        strcpy(t->path, "*");
+        t->query = "";
+        return 0;
+    }
+    if (tg[0] != '/') {
+        const char *p = strstr(tg, "://");
+        if (!p)
+            return -1;
+        tg = strchr(p + 3, '/');
+        if (!tg) {
+            strcpy(t->path, "/");
+            const char *q = strchr(p + 3, '?');
+            t->query = q ? q + 1 : "";
+            return 0;
+        }
+    }
+    const char *q = strchr(tg, '?');
+    size_t plen = q ? (size_t)(q - tg) : strlen(tg);
+    t->query = q ? q + 1 : "";
+    return http_url_decode(t->path, tg, plen, false) < 0 ? -1 : 0;
+}
+
+bool txn_keepalive(const http_txn *t)
+{
+    const struct conn *c = t->c;
+    const struct http_head *h = &t->head;
+    if (!c || c->close_after || c->eof || t->srv->shutting_down)
+        return false;
+    if (c->nrequests >= cfg_or(t->srv->cfg.max_keepalive_requests, HTTP_MAX_KEEPALIVE_REQUESTS))
+        return false;
+    if (h->flags & HTTP_F_CONN_CLOSE)
+        return false;
+    /* stream_body: an answer before the whole body was read ends the
+     * connection (txn_complete), so it must say Connection: close. */
+    if (t->has_body && !t->body_done)
+        return false;
+    if (h->version_major == 1 && h->version_minor == 0)
+        return (h->flags & HTTP_F_CONN_KEEPALIVE) != 0;
+    return h->version_major == 1;
+}
+
+/* Writes the status line and fields into the connection's output.
+ * content_length < 0: chunked for HTTP/1.1, close-delimited for 1.0. */
+static int txn_write_head(http_txn *t, int64_t content_length)
+{
+    struct conn *c = t->c;
+    http_server *s = t->srv;
+    bool keep = txn_keepalive(t);
+    buf *o = &c->out;
+    int st = t->status;
+
+    if (content_length < 0 && status_has_body(st) && !t->head_only) {
+        if (t->head.version_minor >= 1 && t->head.version_major == 1)
+            t->chunked_out = true;
+        else
+            keep = false;
+    }
+    if (!keep)
+        c->close_after = true;
+    int r = buf_printf(o, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", st,
+                       http_status_text(st), s->cfg.server_name ? s->cfg.server_name : "weaprous",
+                       srv_date(s));
+    if (r == 0 && status_has_body(st)) {
+        if (content_length >= 0)
+            r = buf_printf(o, "Content-Length: %lld\r\n", (long long)content_length);
+        else if (t->chunked_out)
+            r = buf_puts(o, "Transfer-Encoding: chunked\r\n");
+    }
+    if (r == 0 && st >= 200)
+        r = buf_puts(o, !keep ? "Connection: close\r\n"
+                     : (t->head.version_minor == 0 ? "Connection: keep-alive\r\n" : ""));
+    if (r == 0)
+        r = buf_append(o, buf_ptr(&t->fields), buf_len(&t->fields));
+    if (r == 0)
+        r = buf_append(o, "\r\n", 2);
+    return r;
+}
+
+void txn_log(http_txn *t)
+{
+    if (!log_access_enabled())
+        return;
+    char line[ACCESS_LINE_MAX], when[40];
+    struct tm tm;
+    gmtime_r(&t->started, &tm);
+    strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    const char *ref = http_txn_header(t, "Referer");
+    const char *ua = http_txn_header(t, "User-Agent");
+    int n;
+    if (t->head.method_str)
+        n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %.1000s HTTP/%d.%d\" %d %llu \"%.300s\" \"%.300s\"%s%s",
+                     t->remote, when, t->head.method_str, t->head.target,
+                     t->head.version_major, t->head.version_minor, t->status,
+                     (unsigned long long)t->body_bytes, ref ? ref : "-", ua ? ua : "-",
+                     t->note[0] ? " " : "", t->note);
+    else
+        n = snprintf(line, sizeof(line), "%s - - [%s] \"-\" %d %llu \"-\" \"-\"",
+                     t->remote, when, t->status, (unsigned long long)t->body_bytes);
+    if (n > 0)
+        log_access_line(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* The transaction's response is fully handed to the connection (or the
+ * client is gone): log it, free it, and let the connection move on. */
+void txn_complete(http_txn *t)
+{
+    struct conn *c = t->c;
+    t->res = RES_DONE;
+    /* A body still on the wire must not be parsed as the next request. */
+    if (c && t->has_body && !t->body_done)
+        c->close_after = true;
+    txn_log(t);
+    txn_free(t);
+    if (!c)
+        return;
+    c->txn = NULL;
+    if (c->state == CONN_CLOSED)
+        return;
+    c->state = CONN_SEND;
+    if (c->busy == 0) {
+        conn_step(c);
+        conn_update(c);
+    }
+}
+
+/* --- request view --- */
+
+const struct http_head *http_txn_head(const http_txn *t) { return &t->head; }
+enum http_method http_txn_method(const http_txn *t) { return t->head.method; }
+const char *http_txn_method_str(const http_txn *t) { return t->head.method_str ? t->head.method_str : ""; }
+const char *http_txn_target(const http_txn *t) { return t->head.target ? t->head.target : ""; }
+const char *http_txn_path(const http_txn *t) { return t->path ? t->path : ""; }
+const char *http_txn_query(const http_txn *t) { return t->query ? t->query : ""; }
+const char *http_txn_remote_addr(const http_txn *t) { return t->remote; }
+int http_txn_remote_port(const http_txn *t) { return t->c ? t->c->remote_port : 0; }
+http_server *http_txn_server(const http_txn *t) { return t->srv; }
+ev_loop *http_txn_loop(const http_txn *t) { return t->srv->loop; }
+void *http_txn_get_data(const http_txn *t) { return t->data; }
+void http_txn_set_data(http_txn *t, void *data) { t->data = data; }
+
+int http_txn_local_port(const http_txn *t)
+{
+    struct conn *c = t->c;
+    if (c && c->local_port < 0)
+        c->local_port = net_local_port(c->fd);
+    return c ? c->local_port : -1;
+}
+
+bool http_txn_closing(const http_txn *t)
+{
+    return !txn_keepalive(t);
+}
+
+const char *http_txn_header(const http_txn *t, const char *name)
+{
+    if (!t->raw)
+        return NULL;
+    const struct http_header *h = http_head_find(&t->head, name);
+    return h ? h->value : NULL;
+}
+
+const char *http_txn_body(const http_txn *t, size_t *len)
+{
+    if (len)
+        *len = buf_len(&t->body);
+    return buf_len(&t->body) ? buf_ptr(&t->body) : "";
+}
+
+void http_txn_log_note(http_txn *t, const char *note)
+{
+    size_t have = strlen(t->note);
+    snprintf(t->note + have, sizeof(t->note) - have, "%s%s", have ? " " : "", note);
+}
+
+/* --- streaming request body --- */
+
+void http_txn_on_body(http_txn *t, http_body_cb cb, void *arg)
+{
+    t->body_cb = cb;
+    t->body_arg = arg;
+    struct conn *c = t->c;
+    if (!c)
+        return;
+    conn_continue_100(c);
+    if (c->busy == 0) {
+        conn_step(c);
+        conn_update(c);
+    }
+}
+
+void http_txn_pause_body(http_txn *t, bool paused)
+{
+    t->body_paused = paused;
+    struct conn *c = t->c;
+    if (!paused && c && c->busy == 0) {
+        conn_step(c);
+        conn_update(c);
+    }
+}
+
+/* --- response --- */
+
+void http_txn_set_status(http_txn *t, int status)
+{
+    t->status = status;
+}
+
+int http_txn_add_header(http_txn *t, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    if (!http_is_token(name, nl) || !http_is_field_value(value, vl)) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t mark = buf_len(&t->fields);
+    if (buf_append(&t->fields, name, nl) < 0 || buf_append(&t->fields, ": ", 2) < 0 ||
+        buf_append(&t->fields, value, vl) < 0 || buf_append(&t->fields, "\r\n", 2) < 0) {
+        t->fields.len = mark;
+        return -1;
+    }
+    return 0;
+}
+
+int http_txn_add_headerf(http_txn *t, const char *name, const char *fmt, ...)
+{
+    char value[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(value)) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    return http_txn_add_header(t, name, value);
+}
+
+int http_txn_append(http_txn *t, const void *p, size_t n)
+{
+    return buf_append(&t->content, p, n);
+}
+
+int http_txn_printf(http_txn *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = buf_vprintf(&t->content, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* Common guard: a response can be started once. */
+static bool txn_can_answer(http_txn *t)
+{
+    if (t->res != RES_NONE) {
+        log_warnx("response for %s answered twice: ignored", http_txn_path(t));
+        return false;
+    }
+    return true;
+}
+
+void http_txn_finish(http_txn *t)
+{
+    if (!txn_can_answer(t))
+        return;
+    struct conn *c = t->c;
+    if (c) {
+        size_t n = buf_len(&t->content);
+        if (txn_write_head(t, status_has_body(t->status) ? (int64_t)n : -1) < 0) {
+            conn_close(c);
+        } else if (!t->head_only && status_has_body(t->status)) {
+            if (buf_append(&c->out, buf_ptr(&t->content), n) < 0)
+                conn_close(c);
+            t->body_bytes = n;
+        }
+    }
+    txn_complete(t);
+}
+
+void http_txn_reply(http_txn *t, int status, const char *content_type,
+                    const void *body, size_t len)
+{
+    t->status = status;
+    if (content_type)
+        http_txn_add_header(t, "Content-Type", content_type);
+    buf_reset(&t->content);
+    if (http_txn_append(t, body, len) < 0) {
+        t->status = 500;
+        buf_reset(&t->content);
+    }
+    http_txn_finish(t);
+}
+
+void http_txn_error(http_txn *t, int status)
+{
+    if (t->c && status_closes(status))
+        t->c->close_after = true;
+    const char *text = http_status_text(status);
+    char page[512];
+    int n = snprintf(page, sizeof(page),
+                     "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%d %s</title></head>\n"
+                     "<body><h1>%d %s</h1></body></html>\n", status, text, status, text);
+    if (!t->handed)
+        t->srv->stats.errors_total++;
+    http_txn_reply(t, status, "text/html; charset=utf-8", page, (size_t)n);
+}
+
+void http_txn_send_file(http_txn *t, int fd, off_t offset, off_t length)
+{
+    if (!txn_can_answer(t)) {
+        close(fd);
+        return;
+    }
+    struct conn *c = t->c;
+    if (!c || txn_write_head(t, (int64_t)length) < 0) {
+        close(fd);
+        if (c)
+            conn_close(c);
+        txn_complete(t);
+        return;
+    }
+    if (t->head_only || length == 0) {
+        close(fd);
+    } else {
+        c->file_fd = fd;
+        c->file_off = offset;
+        c->file_left = length;
+        t->body_bytes = (uint64_t)length;
+    }
+    txn_complete(t);
+}
+
+int http_txn_begin(http_txn *t, int64_t content_length)
+{
+    if (!txn_can_answer(t))
+        return -1;
+    if (!t->c) {
+        errno = EPIPE;
+        return -1;
+    }
+    if (txn_write_head(t, content_length) < 0)
+        return -1;
+    t->res = RES_STREAM;
+    if (!t->head_only && status_has_body(t->status))
+        t->declared_len = content_length;
+    struct conn *c = t->c;
+    if (c->busy == 0 && conn_flush(c) == 0)
+        conn_update(c);
+    return 0;
+}
+
+int http_txn_write(http_txn *t, const void *p, size_t n)
+{
+    struct conn *c = t->c;
+    if (!c) {
+        errno = EPIPE;
+        return -1;
+    }
+    if (t->res != RES_STREAM) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (t->head_only || n == 0)
+        return 0;
+    /* more than the announced length would be read as the next response */
+    if (t->declared_len >= 0 && t->body_bytes + n > (uint64_t)t->declared_len) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t need = n + (t->chunked_out ? 20 : 0);
+    if (buf_room(&c->out) < need) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    if (t->chunked_out)
+        buf_printf(&c->out, "%zx\r\n", n);
+    buf_append(&c->out, p, n);
+    if (t->chunked_out)
+        buf_append(&c->out, "\r\n", 2);
+    t->body_bytes += n;
+    if (c->busy == 0) {
+        if (conn_flush(c) < 0) {
+            conn_close(c);
+            errno = EPIPE;
+            return -1;
+        }
+        conn_update(c);
+    }
+    return 0;
+}
+
+void http_txn_end(http_txn *t)
+{
+    if (t->res != RES_STREAM) {
+        log_warnx("http_txn_end without http_txn_begin");
+        if (t->res == RES_NONE)
+            http_txn_error(t, 500);
+        return;
+    }
+    struct conn *c = t->c;
+    if (c && t->chunked_out && !t->head_only && buf_append(&c->out, "0\r\n\r\n", 5) < 0)
+        conn_close(c);
+    /* Close-delimited bodies were made closing by txn_write_head(); a body
+     * shorter than its Content-Length can only be reported by closing. */
+    if (c && t->declared_len >= 0 && t->body_bytes < (uint64_t)t->declared_len)
+        c->close_after = true;
+    txn_complete(t);
+}
+
+bool http_txn_congested(const http_txn *t)
+{
+    return t->c && buf_len(&t->c->out) >= CONN_OUT_HIGH_WATER;
+}
+
+void http_txn_on_drain(http_txn *t, http_txn_cb cb, void *arg)
+{
+    t->drain_cb = cb;
+    t->drain_arg = arg;
+    if (t->c && t->c->busy == 0)
+        conn_update(t->c);
+}
+
+void http_txn_on_free(http_txn *t, http_txn_cb cb, void *arg)
+{
+    t->free_cb = cb;
+    t->free_arg = arg;
+}
+
+void http_txn_on_close(http_txn *t, http_txn_cb cb, void *arg)
+{
+    t->close_cb = cb;
+    t->close_arg = arg;
+}
+
+void http_txn_abort(http_txn *t)
+{
+    struct conn *c = t->c;
+    if (t->res == RES_NONE)
+        t->status = 499;    /* nginx's "client closed" code, for the log */
+    t->res = RES_DONE;
+    if (c) {
+        c->txn = NULL;
+        t->c = NULL;
+        conn_close(c);
+    }
+    txn_log(t);
+    txn_free(t);
+}
+
+int http_txn_hijack(http_txn *t, buf *rest)
+{
+    struct conn *c = t->c;
+    if (!c || c->state == CONN_CLOSED) {
+        if (!c)
+            txn_free(t);
+        errno = EPIPE;
+        return -1;
+    }
+    int fd = c->fd;
+    if (buf_append(rest, buf_ptr(&c->in), buf_len(&c->in)) < 0)
+        return -1;
+    ev_io_del(c->srv->loop, fd);
+    c->fd = -1;
+    c->txn = NULL;
+    t->c = NULL;
+    t->status = 101;
+    t->res = RES_DONE;
+    txn_log(t);
+    txn_free(t);
+    conn_close(c);
+    return fd;
+}
