@@ -203,7 +203,8 @@ static int tracker_run(struct role_opts *o)
     rt.data = tr;
     rt.on_reload = tracker_on_hup;
     const char *path = o->db ? o->db : WR_DEFAULT_DB;
-    if (tracker_conf_init(tr, o, tracker_keys) == 0 && tracker_open_store(tr, path) == 0
+    tracker_conf_init(tr, o);
+    if (tracker_open_store(tr, path) == 0
         && tracker_setup(tr, o, rt.loop) == 0) {
         tr->started_at = tr->last_purge = db_now(tr->store);
         log_info("tracker listening on http://%s:%d/ (db %s, heart-beat %u ms, sign-up %s,"

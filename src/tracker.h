@@ -110,8 +110,6 @@ struct tracker {
     bool      stopping;            /* graceful stop under way */
     struct tracker_config cfg;
     struct role_opts   *opts;      /* as started: the file (-c) and the flags */
-    const char *const  *keys;      /* the role's option names */
-    bool      from_flags[ROLE_MAX_KV];  /* opts->kv[i] came from the command line */
     int64_t   started_at;          /* Unix seconds */
     int64_t   last_purge;          /* Unix seconds: last session purge */
     rl       *limiter;             /* failures: logins, sign-ups, channel passwords */
@@ -265,9 +263,9 @@ void tracker_sweeper_start(struct tracker *tr);
 
 /* ---- tracker_conf.c ---- */
 
-/* Remembers o and keys, and which options came from the command line
- * (they keep winning over the file at reloads).  0, or -1 (logged). */
-int tracker_conf_init(struct tracker *tr, struct role_opts *o, const char *const *keys);
+/* Remembers the options as started (o->kv[i].from_cli marks flags, which
+ * keep winning over the file at reloads). */
+void tracker_conf_init(struct tracker *tr, struct role_opts *o);
 /* SIGHUP: re-reads the configuration file; applies and logs the options
  * that changed, or refuses a bad file (logged) and keeps the old ones. */
 void tracker_conf_reload(struct tracker *tr);
