@@ -54,6 +54,11 @@ int role_set_option(struct role_opts *o, const struct role_def *r,
  * o), or NULL with the error logged as "file:line: ...". */
 char *role_conf_load(struct role_opts *o, const struct role_def *r, const char *path);
 
+/* For -t: 1 when the database at path exists (check it by opening it), 0
+ * when it does not but could be created there (a check must not create
+ * files), -1 (logged) when its directory is missing or not writable. */
+int role_check_db(const char *path);
+
 const char *role_opt(const struct role_opts *o, const char *key, const char *dflt);
 bool role_flag(const struct role_opts *o, const char *key);
 /* Number with an optional k/m/g (sizes) suffix; dflt when absent, -1 when

@@ -81,8 +81,11 @@ static int backend_setup(struct backend *b, struct role_opts *o, ev_loop *loop)
     }
     /* -t checks an existing database (version, not garbage) but never
      * creates one: checking must not leave files behind. */
-    if (o->check_only && access(o->db ? o->db : WR_DEFAULT_DB, F_OK) != 0)
-        return 0;
+    if (o->check_only) {
+        int have = role_check_db(o->db ? o->db : WR_DEFAULT_DB);
+        if (have <= 0)
+            return have;
+    }
     if (backend_open_store(b, o) < 0)
         return -1;
     if (o->check_only)

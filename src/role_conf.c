@@ -11,6 +11,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,4 +192,18 @@ char *role_conf_load(struct role_opts *o, const struct role_def *r, const char *
         return NULL;
     }
     return text;
+}
+
+int role_check_db(const char *path)
+{
+    if (access(path, F_OK) == 0)
+        return 1;
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s", path);
+    const char *d = dirname(dir);
+    if (access(d, W_OK | X_OK) != 0) {
+        log_error("database %s: cannot be created in %s: %s", path, d, strerror(errno));
+        return -1;
+    }
+    return 0;
 }

@@ -150,9 +150,14 @@ static void tracker_on_hup(struct role_rt *rt)
 }
 
 /* -t: options and database. */
+/* -t: the options, and the database when it exists (never created by a
+ * check; its directory must be writable when it does not exist yet). */
 static int tracker_check(struct tracker *tr, struct role_opts *o)
 {
-    int rc = tracker_options(&tr->cfg, o) < 0 || tracker_open_store(tr, o->db ? o->db : WR_DEFAULT_DB) < 0;
+    const char *path = o->db ? o->db : WR_DEFAULT_DB;
+    int have = 0;
+    int rc = tracker_options(&tr->cfg, o) < 0 || (have = role_check_db(path)) < 0
+        || (have == 1 && tracker_open_store(tr, path) < 0);
     db_close(tr->store);
     printf("weaprous tracker: configuration %s\n", rc == 0 ? "ok" : "has errors");
     return rc;
