@@ -62,6 +62,7 @@ struct demo {
     uint64_t          started_ms;
     int               exit_code;
     const char       *self;         /* this program, for exec */
+    char              self_path[DEMO_PATH_MAX];
     const char       *ip;
     char              root[DEMO_PATH_MAX], run[DEMO_PATH_MAX], db[DEMO_PATH_MAX + 32];
 };
@@ -356,14 +357,14 @@ static int demo_paths(struct demo *d, const struct role_opts *o)
     return 0;
 }
 
-static const char *demo_self(void)
+/* The running program's own path, for exec; NULL when unknown. */
+static const char *demo_self(struct demo *d)
 {
-    static char self[DEMO_PATH_MAX];   /* the running program's own path */
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    ssize_t n = readlink("/proc/self/exe", d->self_path, sizeof(d->self_path) - 1);
     if (n <= 0)
         return NULL;
-    self[n] = '\0';
-    return self;
+    d->self_path[n] = '\0';
+    return d->self_path;
 }
 
 static int demo_start(struct demo *d)
@@ -387,7 +388,7 @@ static int demo_run(struct role_opts *o)
         return 1;
     log_set_tag("demo");
     d->ip = o->ip ? o->ip : "127.0.0.1";
-    d->self = demo_self();
+    d->self = demo_self(d);
     int rc = 1;
     if (!d->self || demo_paths(d, o) < 0 || demo_accounts(d) < 0) {
         free(d);
