@@ -41,7 +41,7 @@ CHAOS_WORKERS = 6             # threads sending hostile input
 ANSWER_TIMEOUT = 5.0          # after our EOF, a server answers or closes by then
 SLOW_BYTE_DELAY = 0.015       # slowloris: far below the 10 s header timeout
 RSS_LIMIT_KIB = 64 * 1024     # every process after the storm (caps hold)
-RSS_LIMIT_SAN_KIB = 160 * 1024  # the same under ASan (shadow, quarantine)
+RSS_LIMIT_SAN_KIB = 96 * 1024   # the same under ASan (shadow, quarantine)
 BIG_FILE = 4 << 20            # a static asset for resets mid-response
 WEB_USERS = 4                 # backend accounts the legitimate clients use
 MAX_SHOWN = 12                # anomalies printed per kind
@@ -266,6 +266,43 @@ for line in bad:
     diag(line)
 
 
+# --- reductions of what earlier storms found --------------------------------
+# Each was a real defect; the minimal input stays here as a test point.
+
+def head_status(port, data, timeout=5):
+    got = statuses(raw(port, data, timeout=timeout))
+    return got[0] if got else None
+
+
+WS_HEAD = ('GET /echo HTTP/1.%d\r\nHost: ws.test\r\nConnection: Upgrade\r\n'
+           'Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+           'Sec-WebSocket-Version: 13\r\n\r\n')
+if ws:
+    # proxy_fwd.c preq_new: the Upgrade of an HTTP/1.0 request went upstream
+    # (as 1.1) and the upstream's 101 became a tunnel.
+    isnt(head_status(px.port, (WS_HEAD % 0).encode(), 2), 101,
+         'proxy: an HTTP/1.0 WebSocket upgrade is not tunnelled')
+    is_(head_status(px.port, (WS_HEAD % 1).encode(), 2), 101,
+        'proxy: the same upgrade in HTTP/1.1 is')
+    # ws_handshake.c ws_handshake_check: two Sec-WebSocket-Key fields got a
+    # 101 (with the first key's accept value).
+    dup = (WS_HEAD % 1).replace('\r\n\r\n', '\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\r\n')
+    is_(head_status(ws.port, dup.replace('ws.test', 'localhost').encode(), 2), 400,
+        'ws: a repeated Sec-WebSocket-Key gets 400')
+    is_(head_status(px.port, dup.encode(), 2), 400,
+        'ws: and through the proxy too')
+# proxy_fwd.c proxy_fwd_handle: "https://other/x" or "*" went upstream as
+# they were, routed by Host while naming another authority.
+is_(head_status(px.port, b'GET https://web.test/login.html HTTP/1.1\r\nHost: app.test\r\n'
+                         b'Connection: close\r\n\r\n'), 400,
+    'proxy: an absolute-form target of another scheme gets 400')
+is_(head_status(px.port, b'GET * HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n'), 400,
+    'proxy: "*" with GET gets 400')
+is_(head_status(px.port, b'GET http://web.test/login.html HTTP/1.1\r\nHost: app.test\r\n'
+                         b'Connection: close\r\n\r\n'), 200,
+    'proxy: an http:// absolute-form target is routed by its authority')
+
+
 # --- mutations ------------------------------------------------------------
 # Each returns (bytes, check) where check is None (only the generic checks:
 # well-formed answer, no hang, no 500) or a function of the statuses
@@ -330,15 +367,23 @@ def m_huge_length(rng, data, exp):
     head, body = split_head(data)
     head = re.sub(rb'(?im)^(content-length|transfer-encoding):[^\r]*\r\n', b'', head)
     v = rng.choice(HUGE)
-    kind = rng.randrange(3)
+    kind = rng.randrange(2)
     if kind == 0:       # a huge or malformed Content-Length
         return head + b'Content-Length: ' + v + HEAD_END + body, refuse_2xx
-    if kind == 1:       # two differing lengths, or a length with chunking
+    else:               # two differing lengths, or a length with chunking
         extra = rng.choice((b'Content-Length: 3\r\nContent-Length: 4\r\n',
                             b'Content-Length: 3\r\nTransfer-Encoding: chunked\r\n',
                             b'Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n',
                             b'Transfer-Encoding: gzip, chunked\r\n'))
         return head + extra + b'\r\n' + b'3\r\nabc\r\n0\r\n\r\n', want(400, 411, 413, 501)
+
+
+def m_huge_chunk(rng, data, exp):
+    """A chunk size over any limit, or malformed.  The request stays
+    incomplete (the server may wait for the chunk's bytes), so it goes
+    with an EOF."""
+    head, body = split_head(data)
+    head = re.sub(rb'(?im)^(content-length|transfer-encoding):[^\r]*\r\n', b'', head)
     size = rng.choice((b'ffffffffffffffffffff', b'7fffffffffffffff', b'fffffffffffffffff0',
                        b'10000000000000000', b'-1', b'0x10', b'1;' + b'e' * 5000, b'g'))
     return (head + b'Transfer-Encoding: chunked\r\n\r\n' + size + b'\r\nabcdef\r\n0\r\n\r\n',
@@ -451,7 +496,8 @@ def m_pipelined_garbage(rng, data, exp):
     return data + junk, check
 
 
-MUTATORS = [m_random, m_bitflip, m_truncate, m_crlf, m_huge_length, m_tiny_chunks,
+MUTATORS = [m_random, m_bitflip, m_truncate, m_crlf, m_huge_length, m_huge_chunk,
+            m_tiny_chunks,
             m_header_flood, m_control, m_bad_utf8, m_deep_json, m_wrong_type,
             m_pipelined_garbage]
 # These leave a complete request (head and body as announced): it must be
@@ -648,29 +694,67 @@ WS_KEYS = (None, '', 'short', '!!!!notbase64!!!!!!!!!==', 'dGhlIHNhbXBsZSBub25jZ
 
 
 def case_ws(rng, wid, n, port, label, host):
-    key = rng.choice(WS_KEYS + ('dGhlIHNhbXBsZSBub25jZQ==',))
-    hs = [('Upgrade', rng.choice(('websocket', 'WebSocket', 'websocketx', ''))),
-          ('Connection', rng.choice(('Upgrade', 'upgrade, keep-alive', 'close'))),
-          ('Sec-WebSocket-Version', rng.choice(('13', '8', '99', 'x')))]
+    """An upgrade, usually broken (key, version, duplicate key, Upgrade
+    value), then random frame bytes: a 101 only for a sound handshake."""
+    valid = 'dGhlIHNhbXBsZSBub25jZQ=='
+    key = rng.choice(WS_KEYS + (valid,))
+    upgrade = rng.choice(('websocket', 'WebSocket', 'websocketx', ''))
+    connection = rng.choice(('Upgrade', 'upgrade, keep-alive', 'close'))
+    version = rng.choice(('13', '8', '99', 'x'))
+    hs = [('Upgrade', upgrade), ('Connection', connection), ('Sec-WebSocket-Version', version)]
     if key is not None:
         hs.append(('Sec-WebSocket-Key', key))
-    if rng.random() < 0.2:
+    dup = key is not None and rng.random() < 0.2
+    if dup:
         hs.append(('Sec-WebSocket-Key', 'AAAAAAAAAAAAAAAAAAAAAA=='))
+    sound = (key == valid and not dup and version == '13' and upgrade.lower() == 'websocket'
+             and 'upgrade' in connection.lower())
     frames = bytes(rng.getrandbits(8) for _ in range(rng.choice((0, 2, 14, 300))))
     if rng.random() < 0.3:   # a frame announcing 2^63 bytes
         frames = b'\x82\xff' + b'\x7f' + b'\xff' * 7 + b'abcd' + frames
-    payload = req('GET', '/echo', hs, host=host) + frames
-    where = 'w%d#%d %s ws key=%r' % (wid, n, label, key)
-    data, how = exchange(port, payload)
+    head = req('GET', '/echo', hs, host=host)
+    where = 'w%d#%d %s ws key=%r dup=%s version=%s upgrade=%r' % (wid, n, label, key, dup,
+                                                                version, upgrade)
+    data, how = ws_exchange(port, head, frames, rng.random() < 0.3)
     sts = statuses(data[:data.find(b'\r\n\r\n') + 4] if b'\r\n\r\n' in data else data)
     if sts and sts[0] == 101:
         found.count(label, 101)
-        if key != 'dGhlIHNhbXBsZSBub25jZQ==':
-            found.add('wrong', where, '101 for a broken key', payload)
+        if not sound:
+            found.add('wrong', where, '101 for a broken handshake', head)
         if how == 'timeout':
-            found.add('hang', where, 'tunnel not closed after our EOF', payload)
+            found.add('hang', where, 'tunnel not closed after our EOF', head + frames)
         return
-    judge(where, label, payload, data, how, None)
+    judge(where, label, head, data, how, None)
+
+
+def ws_exchange(port, head, frames, reset):
+    """Sends the handshake, waits for the answer's head, then the frame
+    bytes (through a tunnel when it was a 101); ends with a reset or with
+    an EOF and reads to the end."""
+    try:
+        s = socket.create_connection(('127.0.0.1', port), timeout=ANSWER_TIMEOUT)
+    except OSError as e:
+        return b'', 'connect:' + type(e).__name__
+    with s:
+        out = bytearray()
+        try:
+            s.sendall(head)
+            while b'\r\n\r\n' not in out:
+                got = s.recv(65536)
+                if not got:
+                    return bytes(out), 'closed'
+                out += got
+            s.sendall(frames)
+            if reset:
+                rst_close(s)
+                return bytes(out), 'closed'
+            s.shutdown(socket.SHUT_WR)
+        except socket.timeout:
+            return bytes(out), 'timeout'
+        except OSError:
+            return bytes(out), 'reset'
+        rest, how = read_all(s, ANSWER_TIMEOUT)
+        return bytes(out) + rest, how
 
 
 def chaos_worker(wid):
