@@ -701,6 +701,8 @@ def case_ws(rng, wid, n, port, label, host):
     upgrade = rng.choice(('websocket', 'WebSocket', 'websocketx', ''))
     connection = rng.choice(('Upgrade', 'upgrade, keep-alive', 'close'))
     version = rng.choice(('13', '8', '99', 'x'))
+    if rng.random() < 0.4:      # a sound handshake: garbage goes through the tunnel
+        key, upgrade, connection, version = valid, 'websocket', 'Upgrade', '13'
     hs = [('Upgrade', upgrade), ('Connection', connection), ('Sec-WebSocket-Version', version)]
     if key is not None:
         hs.append(('Sec-WebSocket-Key', key))
