@@ -483,6 +483,23 @@ static void attempt_failed(struct preq *r, int status, const char *why)
     }
 }
 
+/* The proxy itself lacks a resource (descriptors, memory, local ports):
+ * not the server's fault, so it is not marked, and no other server would
+ * fare better: 503 now. */
+static void local_failed(struct preq *r, const char *why)
+{
+    log_warnx("upstream %s: cannot connect: %s (rid=%s)", r->peer->conf->addr_text, why, r->rid);
+    up_release(r, false);
+    preq_reply_error(r, 503);
+}
+
+/* Errors of socket()/connect() that are about this host, not the peer. */
+static bool errno_local(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM
+           || err == EADDRNOTAVAIL || err == EAGAIN;
+}
+
 /* A reused keep-alive connection died before answering: once per request,
  * the same server gets the request again on a new connection. */
 static bool retry_fresh(struct preq *r)
@@ -875,10 +892,12 @@ static void up_start(struct preq *r, int idx)
     r->peer->active++;
     r->state = UP_CONNECTING;
     r->fd = fd;
+    if (fd < 0 && errno_local(errno))
+        return local_failed(r, strerror(errno));
     if (fd < 0)
         return attempt_failed(r, 502, strerror(errno));
     if (ev_io_set(r->ctx->loop, fd, r->reused ? EV_READ : EV_WRITE, up_on_io, r) < 0)
-        return attempt_failed(r, 502, strerror(errno));
+        return local_failed(r, strerror(errno));
     if (r->reused) {
         up_connected(r);   /* already connected: straight to sending */
         if (!r->dead)
