@@ -303,6 +303,36 @@ is_(head_status(px.port, b'GET http://web.test/login.html HTTP/1.1\r\nHost: app.
     'proxy: an http:// absolute-form target is routed by its authority')
 
 
+# proxy_fwd.c up_start: socket() failing with EMFILE counted as the
+# upstream's failure, so a moment of descriptor exhaustion (clients holding
+# the proxy's 48 descriptors) marked the server down and every later
+# request got 502 for fail_timeout.
+FD_LIMIT = 48
+lim = Proxy('host "web.test" { proxy_pass http://127.0.0.1:%d; }\n' % b1.port)
+lim.argv = [sys.executable, '-c', 'import os, resource, sys; '
+            'resource.setrlimit(resource.RLIMIT_NOFILE, (%d, %d)); '
+            'os.execv(sys.argv[1], sys.argv[1:])' % (FD_LIMIT, FD_LIMIT)] + lim.argv
+lim.env = env
+lim.start()
+hold = []
+for _ in range(FD_LIMIT + 12):
+    try:
+        c = socket.create_connection(('127.0.0.1', lim.port), timeout=2)
+        c.sendall(req('GET', '/login.html', host='web.test'))
+        hold.append(c)
+    except OSError:
+        break
+time.sleep(1.0)
+for c in hold:
+    rst_close(c)
+is_(wait_until(lambda: head_status(lim.port, req('GET', '/login.html', [('Connection', 'close')],
+                                                  host='web.test')), 5), 200,
+    'proxy: after its descriptors ran out, the upstream is still up (200, not 502)')
+ok('Too many open files' in lim.log_text(), 'proxy: (its descriptors did run out)')
+ok('no live upstream' not in lim.log_text(), 'proxy: no server was marked down for it')
+lim.stop()
+
+
 # --- mutations ------------------------------------------------------------
 # Each returns (bytes, check) where check is None (only the generic checks:
 # well-formed answer, no hang, no 500) or a function of the statuses
