@@ -9,8 +9,11 @@
 # valid request, pipelines nobody reads, broken WebSocket upgrades) while
 # legitimate clients log in, register, heart-beat, join channels and post.
 # Then: every process alive and answering, every legitimate operation got
-# the right answer, no sanitizer report, bounded memory, and both databases
-# intact with everything the legitimate traffic stored.
+# the right answer, no sanitizer report, bounded memory, no raw control byte
+# in any log, the tracker and a backend killed (SIGKILL) mid-write lose
+# nothing they confirmed, and both databases intact with everything the
+# legitimate traffic stored.  Defects earlier storms found stay as named
+# test points ("reductions"), each with the file and function at fault.
 #
 # Randomness is seeded: the seed is printed; WR_CHAOS_SEED=N replays the
 # same inputs (each worker draws from its own generator, so the inputs do
