@@ -26,6 +26,7 @@ struct static_cache {
     struct static_entry **buckets;
     size_t      nbuckets;           /* a power of two, >= max */
     size_t      count, max;
+    size_t      data_bytes;         /* held by entries in the table */
     unsigned    valid_ms;
     struct static_entry *head, *tail;   /* LRU: head most recent */
 };
@@ -70,6 +71,7 @@ void static_entry_unref(struct static_entry *e)
     if (--e->refs > 0)
         return;
     close(e->fd);
+    free(e->data);
     free(e);
 }
 
@@ -140,6 +142,8 @@ static void cache_unlink(struct static_cache *c, struct static_entry *e)
     lru_remove(c, e);
     e->in_table = false;
     c->count--;
+    if (e->data)
+        c->data_bytes -= (size_t)e->st.st_size;
     static_entry_unref(e);
 }
 
@@ -225,6 +229,25 @@ static struct static_entry *entry_new(int root, const char *rel, size_t len,
     return e;
 }
 
+/* Keeps a small file's bytes in e when the budget allows.  A short read
+ * (the file shrank since the stat) keeps none: the fd path copes. */
+static void cache_load_data(struct static_cache *c, struct static_entry *e)
+{
+    size_t n = (size_t)e->st.st_size;
+    if (n == 0 || n > STATIC_CACHE_DATA_MAX
+        || c->data_bytes + n > STATIC_CACHE_DATA_BUDGET)
+        return;
+    char *d = malloc(n);
+    if (!d)
+        return;
+    if (pread(e->fd, d, n, 0) != (ssize_t)n) {
+        free(d);
+        return;
+    }
+    e->data = d;
+    c->data_bytes += n;
+}
+
 /* Revalidates a stale entry e: 0 and a reference to e for the caller when
  * it still names the same file; else e leaves the table and the walk's
  * fresh result is in *fd / *st (-1) or its status is returned. */
@@ -271,8 +294,10 @@ int static_cache_open(struct static_cache *c, int rootfd, const char *rel,
         return 503;
     }
     e->checked_ms = now_ms;
-    if (c)
+    if (c) {
         cache_insert(c, e);
+        cache_load_data(c, e);
+    }
     *out = e;
     return 0;
 }

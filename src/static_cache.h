@@ -10,6 +10,10 @@
  * it still names the same file (device, inode, size, mtime, ctime).  So a
  * file changed, replaced, deleted or swapped for a symlink out of the root
  * is seen at most valid_ms late, and never served from outside the root.
+ * Files up to STATIC_CACHE_DATA_MAX also keep their bytes (within
+ * STATIC_CACHE_DATA_BUDGET per cache), read once at open: serving them then
+ * costs no file system call at all, and an in-place rewrite inside the
+ * window serves the old bytes whole instead of a mix.
  *
  * Entries are reference counted: the table holds one reference, and every
  * response streaming from the fd holds one (released by the engine through
@@ -31,6 +35,9 @@
 #define STATIC_CACHE_DEFAULT_VALID_MS 1000
 #define STATIC_CACHE_FD_SHARE         4     /* at most 1/4 of RLIMIT_NOFILE */
 #define STATIC_LASTMOD_MAX            30    /* IMF-fixdate and NUL */
+#define STATIC_CACHE_DATA_MAX   (16u << 10)  /* files this small are kept in
+                                                memory as well */
+#define STATIC_CACHE_DATA_BUDGET (8u << 20)  /* total bytes kept so */
 
 struct static_cache;
 
@@ -42,6 +49,7 @@ struct static_entry {
     bool         in_table;
     int          root;                  /* the root fd it was found under */
     int          fd;                    /* open regular file */
+    char        *data;                  /* its st_size bytes, or NULL */
     struct stat  st;
     uint64_t     checked_ms;            /* last (re)validation */
     char         etag[STATIC_ETAG_MAX];

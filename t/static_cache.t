@@ -97,6 +97,9 @@ def test_changed(port, st):
     r = get(port, '/a.txt', [('If-None-Match', r1.headers.get('etag', '') if r1 else '')])
     is_(status_of(r), 200, 'changed: the old ETag no longer gives 304')
     write(path, b'third (in place)')                # same inode
+    r = get(port, '/a.txt')
+    is_(body_of(r), b'second, longer version',
+        'changed: an in-place rewrite inside the window: the old bytes, whole')
     time.sleep(WINDOW)
     r3 = get(port, '/a.txt')
     is_(body_of(r3), b'third (in place)', 'changed: file rewritten in place served after the window')

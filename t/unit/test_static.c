@@ -593,9 +593,68 @@ static void test_cache_bound(int root)
     static_cache_free(c);
 }
 
+/* Small files are kept in memory: read once, whole, within the budget. */
+static void test_cache_data(int root)
+{
+    struct static_cache *c = static_cache_new(64, VALID);
+    struct static_entry *e;
+    static char big[STATIC_CACHE_DATA_MAX + 2];
+    memset(big, 'b', sizeof big - 1);
+    put("www/small.txt", "small bytes", false);
+    put("www/big.txt", big, false);
+    put("www/empty.txt", "", false);
+    static_cache_open(c, root, "small.txt", 0, &e);
+    ok(e->data && memcmp(e->data, "small bytes", 11) == 0, "data: a small file is kept in memory");
+    static_entry_unref(e);
+    put("www/small.txt", "SMALL BYTES", false);         /* in place, same size */
+    static_cache_open(c, root, "small.txt", VALID - 1, &e);
+    ok(e->data && memcmp(e->data, "small bytes", 11) == 0,
+       "data: an in-place rewrite inside the window: the old bytes, whole");
+    static_entry_unref(e);
+    static_cache_open(c, root, "small.txt", VALID, &e);
+    ok(e->data && memcmp(e->data, "SMALL BYTES", 11) == 0, "data: after the window the new bytes");
+    static_entry_unref(e);
+    static_cache_open(c, root, "big.txt", 0, &e);
+    ok(!e->data && e->st.st_size == STATIC_CACHE_DATA_MAX + 1, "data: a larger file is served from its fd");
+    static_entry_unref(e);
+    static_cache_open(c, root, "empty.txt", 0, &e);
+    ok(!e->data && e->st.st_size == 0, "data: an empty file needs none");
+    static_entry_unref(e);
+    /* the budget: STATIC_CACHE_DATA_BUDGET / STATIC_CACHE_DATA_MAX full-size
+     * files fit, the next does not */
+    size_t fit = STATIC_CACHE_DATA_BUDGET / STATIC_CACHE_DATA_MAX, kept = 0;
+    struct rlimit rl;
+    /* the cache takes at most a quarter of the fd limit: make room */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+        && rl.rlim_cur / STATIC_CACHE_FD_SHARE < fit + 8) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || (rl.rlim_cur != RLIM_INFINITY
+            && rl.rlim_cur / STATIC_CACHE_FD_SHARE < fit + 8)) {
+            ok(1, "# SKIP RLIMIT_NOFILE too low for the budget test");
+            static_cache_free(c);
+            return;
+        }
+    }
+    struct static_cache *c2 = static_cache_new(fit + 8, VALID);
+    big[STATIC_CACHE_DATA_MAX] = '\0';
+    for (size_t i = 0; i < fit + 2; i++) {
+        char rel[32];
+        snprintf(rel, sizeof rel, "www/m%zu.txt", i);
+        put(rel, big, false);
+        if (static_cache_open(c2, root, rel + 4, 0, &e) == 0) {
+            kept += e->data != NULL;
+            static_entry_unref(e);
+        }
+    }
+    is_int((int)kept, (int)fit, "data: the memory budget holds");
+    static_cache_free(c2);
+    static_cache_free(c);
+}
+
 static void test_cache_disabled(int root)
 {
     struct static_entry *a, *b;
+    /* no cache: never a copy in memory, each response reads its own fd */
     put("www/c3.txt", "v1", false);
     static_cache_open(NULL, root, "c3.txt", 0, &a);
     static_cache_open(NULL, root, "c3.txt", 0, &b);
@@ -647,6 +706,7 @@ static void test_cache(void)
     test_cache_changes(root);
     test_cache_symlink_swap(root);
     test_cache_bound(root);
+    test_cache_data(root);
     test_cache_disabled(root);
     test_cache_fd_cap(root);
     close(root);
