@@ -1,7 +1,7 @@
 /*
  * static.c - the static file service on the HTTP engine: maps a request to
  * a file under www/ or static/ (static.h says the rules), evaluates the
- * conditional and range fields, and hands the file to http_txn_send_file().
+ * conditional and range fields, and sends the file (http_txn_send_fd()).
  *
  * Opened files are kept in an open-file cache (static_cache.h) for
  * opt.open_file_cache_valid_ms, as nginx's open_file_cache does: a hit
@@ -46,7 +46,7 @@ struct static_file {
     struct static_entry *ent;    /* the open file; a reference we hold */
     const char  *type;           /* Content-Type */
     bool         html;           /* from www/ */
-    bool         gzip;           /* fd is FILE.gz */
+    bool         gzip;           /* ent is FILE.gz */
     bool         vary;           /* a gzip variant may exist */
     char         rel[STATIC_REL_MAX]; /* path below the root */
 };
@@ -261,6 +261,24 @@ static void static_body_fields(http_txn *t, const struct static_file *f)
         http_txn_add_header(t, "Content-Encoding", "gzip");
 }
 
+/* Completes t with len bytes of e from first; takes the reference. */
+static void static_send_body(http_txn *t, struct static_entry *e,
+                             int64_t first, int64_t len)
+{
+    if (!e->data) {
+        /* the engine keeps e (and so its fd) until the last byte is out */
+        http_txn_send_fd(t, e->fd, (off_t)first, (off_t)len, static_entry_release, e);
+        return;
+    }
+    /* a small file kept in memory: no file system call at all */
+    int r = http_txn_append(t, e->data + first, (size_t)len);
+    static_entry_unref(e);
+    if (r < 0)
+        http_txn_error(t, 500);
+    else
+        http_txn_finish(t);
+}
+
 /* Answers from an opened regular file; takes f->ent's reference. */
 static void static_respond(const static_ctx *ctx, http_txn *t, struct static_file *f)
 {
@@ -292,16 +310,7 @@ static void static_respond(const static_ctx *ctx, http_txn *t, struct static_fil
         http_txn_add_headerf(t, "Content-Range", "bytes %" PRId64 "-%" PRId64 "/%" PRId64,
                              first, first + len - 1, (int64_t)st->st_size);
     http_txn_set_status(t, rk == STATIC_RANGE_OK ? 206 : 200);
-    if (f->ent->data) {
-        /* a small file kept in memory: no file system call at all */
-        if (http_txn_append(t, f->ent->data + first, (size_t)len) < 0)
-            http_txn_set_status(t, 500);
-        static_entry_unref(f->ent);
-        http_txn_finish(t);
-        return;
-    }
-    http_txn_send_fd(t, f->ent->fd, (off_t)first, (off_t)len,
-                     static_entry_release, f->ent);
+    static_send_body(t, f->ent, first, len);
 }
 
 /* 301 to the same target with "/" appended to its path. */

@@ -27,12 +27,13 @@
  * FILE.gz is a regular file not older than FILE (nginx's gzip_static).
  * Cache-Control: html (www) gets "no-cache" (always revalidated: pages change
  * with the assets they reference), static assets "public, max-age=3600";
- * both configurable.  Files are streamed by http_txn_send_fd() from an
- * open-file cache: a file changed, replaced, deleted, or swapped for a
- * symlink out of the root is noticed after at most open_file_cache_valid_ms
- * (the ETag, length and body of a file rewritten in place inside that
- * window may disagree, as with nginx's open_file_cache; replace files by
- * rename for atomic updates).
+ * both configurable.  Files come from an open-file cache (small ones
+ * from a copy in memory, others streamed by http_txn_send_fd()): a file
+ * changed, replaced, deleted, or swapped for a symlink out of the root is
+ * noticed after at most open_file_cache_valid_ms.  Inside that window a
+ * large file rewritten in place may be sent with its old length and ETag
+ * but new bytes, as with nginx's open_file_cache: replace files by rename
+ * for atomic updates.
  */
 #ifndef WEAPROUS_STATIC_H
 #define WEAPROUS_STATIC_H
