@@ -207,12 +207,18 @@ def test_disabled(top):
         is_(body_of(get(srv.port, '/d.txt')), b'three in place', 'disabled: an in-place change at once')
         os.unlink(path)
         is_(status_of(get(srv.port, '/d.txt')), 404, 'disabled: a deletion at once')
+        write(os.path.join(st, 'large.bin'), b'L' * (1 << 20))
         base = open_fds(srv.pid)
         for i in range(MAX):
             get(srv.port, '/many/f%d.txt' % i)
+            raw(srv.port, req('HEAD', '/large.bin', [('Connection', 'close')],
+                              host='127.0.0.1'), timeout=IO_TIMEOUT)
+            r = get(srv.port, '/large.bin', [('Range', 'bytes=%d-' % (2 << 20))])
+        is_(status_of(r), 416, 'disabled: unsatisfiable range')
+        is_(len(body_of(get(srv.port, '/large.bin')) or b''), 1 << 20, 'disabled: large file whole')
         if base is not None:
             ok(wait_until(lambda: open_fds(srv.pid) <= base, 5),
-               'disabled: no fd is kept after the responses')
+               'disabled: no fd is kept after GET, HEAD and 416 responses')
         ok(srv.alive(), 'disabled: server alive')
 
 
