@@ -120,9 +120,7 @@ void conn_close(struct conn *c)
         close(c->fd);
         c->fd = -1;
     }
-    if (c->file_fd >= 0)
-        close(c->file_fd);
-    c->file_fd = -1;
+    conn_file_done(c);
     http_txn *t = c->txn;
     c->txn = NULL;
     if (t) {
@@ -195,6 +193,22 @@ void conn_update(struct conn *c)
     }
 }
 
+void conn_file_done(struct conn *c)
+{
+    int fd = c->file_fd;
+    if (fd < 0)
+        return;
+    /* cleared first: release may run code that looks at the connection */
+    http_fd_release_fn release = c->file_release;
+    c->file_fd = -1;
+    c->file_left = 0;
+    c->file_release = NULL;
+    if (release)
+        release(fd, c->file_release_arg);
+    else
+        close(fd);
+}
+
 /* Moves file bytes to the socket: sendfile when nothing else is queued,
  * else through the output buffer.  0 on progress or would-block, -1 on
  * error. */
@@ -244,10 +258,8 @@ int conn_flush(struct conn *c)
         if (c->file_left == 0 && buf_len(&c->out) == 0)
             break;
     }
-    if (c->file_left == 0 && c->file_fd >= 0) {
-        close(c->file_fd);
-        c->file_fd = -1;
-    }
+    if (c->file_left == 0)
+        conn_file_done(c);
     return 0;
 }
 

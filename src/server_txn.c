@@ -461,29 +461,46 @@ void http_txn_error(http_txn *t, int status)
     http_txn_reply(t, status, "text/html; charset=utf-8", page, (size_t)n);
 }
 
-void http_txn_send_file(http_txn *t, int fd, off_t offset, off_t length)
+/* Gives up an fd the engine will not use: closes it, or releases it. */
+static void txn_drop_fd(int fd, http_fd_release_fn release, void *arg)
+{
+    if (release)
+        release(fd, arg);
+    else
+        close(fd);
+}
+
+void http_txn_send_fd(http_txn *t, int fd, off_t offset, off_t length,
+                      http_fd_release_fn release, void *arg)
 {
     if (!txn_can_answer(t)) {
-        close(fd);
+        txn_drop_fd(fd, release, arg);
         return;
     }
     struct conn *c = t->c;
     if (!c || txn_write_head(t, (int64_t)length) < 0) {
-        close(fd);
+        txn_drop_fd(fd, release, arg);
         if (c)
             conn_close(c);
         txn_complete(t);
         return;
     }
     if (t->head_only || length == 0) {
-        close(fd);
+        txn_drop_fd(fd, release, arg);
     } else {
         c->file_fd = fd;
         c->file_off = offset;
         c->file_left = length;
+        c->file_release = release;
+        c->file_release_arg = arg;
         t->body_bytes = (uint64_t)length;
     }
     txn_complete(t);
+}
+
+void http_txn_send_file(http_txn *t, int fd, off_t offset, off_t length)
+{
+    http_txn_send_fd(t, fd, offset, length, NULL, NULL);
 }
 
 int http_txn_begin(http_txn *t, int64_t content_length)
