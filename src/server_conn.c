@@ -144,6 +144,7 @@ void conn_error(struct conn *c, int status)
         return;
     }
     c->close_after = true;
+    c->linger = true;
     http_txn_error(c->txn, status);
 }
 
@@ -491,7 +492,10 @@ static void conn_stream_body(struct conn *c)
 static void conn_after_response(struct conn *c)
 {
     if (c->close_after || c->eof) {
-        if (c->eof) {
+        /* A clean "Connection: close" with nothing left to read closes at
+         * once: the answer is queued in the kernel and goes out before the
+         * FIN.  Lingering costs a shutdown and more reads per connection. */
+        if (c->eof || (!c->linger && buf_len(&c->in) == 0)) {
             conn_close(c);
             return;
         }

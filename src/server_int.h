@@ -55,6 +55,7 @@ struct conn {
     bool             eof;           /* client shut its sending side */
     bool             yielded;       /* stopped for fairness with input left */
     bool             close_after;   /* close once the response is out */
+    bool             linger;        /* input may be left unread: lingering close */
     int              file_fd;       /* body being sent from a file */
     http_fd_release_fn file_release;/* NULL: file_fd is ours to close */
     void            *file_release_arg;

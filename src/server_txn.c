@@ -264,7 +264,7 @@ void txn_complete(http_txn *t)
     t->res = RES_DONE;
     /* A body still on the wire must not be parsed as the next request. */
     if (c && t->has_body && !t->body_done)
-        c->close_after = true;
+        c->close_after = c->linger = true;
     txn_log(t);
     txn_free(t);
     if (!c)
@@ -450,7 +450,7 @@ void http_txn_reply(http_txn *t, int status, const char *content_type,
 void http_txn_error(http_txn *t, int status)
 {
     if (t->c && status_closes(status))
-        t->c->close_after = true;
+        t->c->close_after = t->c->linger = true;
     const char *text = http_status_text(status);
     char page[512];
     int n = snprintf(page, sizeof(page),
