@@ -273,6 +273,13 @@ void ev_timer_stop(ev_loop *loop, ev_timer *t)
     size_t i = t->heap_index;
     if (i == SIZE_MAX)
         return;
+    /* A zeroed timer that never went through ev_timer_init() claims slot
+     * 0: check that the slot really holds it instead of corrupting the
+     * heap (a calloc'd owner stopped on an early error path). */
+    if (i >= loop->nheap || loop->heap[i] != t) {
+        t->heap_index = SIZE_MAX;
+        return;
+    }
     t->heap_index = SIZE_MAX;
     ev_timer *last = loop->heap[--loop->nheap];
     if (last == t)

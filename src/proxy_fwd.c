@@ -534,6 +534,23 @@ static void attempt_failed(struct preq *r, int status, const char *why)
     }
 }
 
+/* The proxy itself lacks a resource (descriptors, memory, local ports):
+ * not the server's fault, so it is not marked, and no other server would
+ * fare better: 503 now. */
+static void local_failed(struct preq *r, const char *why)
+{
+    log_warnx("upstream %s: cannot connect: %s (rid=%s)", r->peer->conf->addr_text, why, r->rid);
+    up_release(r, false);
+    preq_reply_error(r, 503);
+}
+
+/* Errors of socket()/connect() that are about this host, not the peer. */
+static bool errno_local(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM
+           || err == EADDRNOTAVAIL || err == EAGAIN;
+}
+
 /* A reused keep-alive connection died before answering: once per request,
  * the same server gets the request again on a new connection. */
 static bool retry_fresh(struct preq *r)
@@ -930,10 +947,12 @@ static void up_start(struct preq *r, int idx)
     r->peer->active++;
     r->state = UP_CONNECTING;
     r->fd = fd;
+    if (fd < 0 && errno_local(errno))
+        return local_failed(r, strerror(errno));
     if (fd < 0)
         return attempt_failed(r, 502, strerror(errno));
     if (!r->reused && ev_io_set(r->ctx->loop, fd, EV_WRITE, up_on_io, r) < 0)
-        return attempt_failed(r, 502, strerror(errno));
+        return local_failed(r, strerror(errno));
     if (r->reused) {
         up_connected(r);   /* already connected: straight to sending */
         if (!r->dead)
@@ -992,7 +1011,10 @@ static struct preq *preq_new(struct proxy_ctx *ctx, http_txn *t, struct proxy_po
     r->fd = -1;
     r->idempotent = http_method_idempotent(h->method);
     r->head_req = h->method == HTTP_M_HEAD;
-    if (h->flags & HTTP_F_CONN_UPGRADE) {   /* the lookup only when it can matter */
+    /* HTTP/1.0 has no Upgrade (RFC 9110 7.8: ignored in a 1.0 request); the
+     * request goes upstream as 1.1, so the upstream cannot tell: drop it.
+     * The field is looked up only when it can matter. */
+    if (h->version_minor >= 1 && (h->flags & HTTP_F_CONN_UPGRADE)) {
         const char *up = http_txn_header(t, "Upgrade");
         r->tunnel = up && http_list_has(up, strlen(up), "websocket");
     }
@@ -1004,11 +1026,27 @@ static struct preq *preq_new(struct proxy_ctx *ctx, http_txn *t, struct proxy_po
     return r;
 }
 
+/* True for the target forms the proxy forwards: origin-form, http://
+ * absolute-form, and "*" for OPTIONS.  Anything else (another scheme,
+ * "*" with GET ...) would reach the upstream verbatim, routed by Host
+ * while naming another authority. */
+static bool target_ok(http_txn *t)
+{
+    const char *target = http_txn_target(t);
+    if (target[0] == '/' || strncasecmp(target, "http://", 7) == 0)
+        return true;
+    return strcmp(target, "*") == 0 && http_txn_head(t)->method == HTTP_M_OPTIONS;
+}
+
 void proxy_fwd_handle(http_txn *t, void *arg)
 {
     struct proxy_ctx *ctx = arg;
     size_t hlen;
     ctx->stats.requests++;
+    if (!target_ok(t)) {
+        early_error(ctx, t, 400);
+        return;
+    }
     const char *host = req_host(t, &hlen);
     struct proxy_pool *pool = proxy_rt_match(ctx->rt, host, hlen);
     if (!pool) {

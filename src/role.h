@@ -29,7 +29,7 @@ struct role_opts {
     int         log_level;
     bool        daemon;
     bool        check_only;
-    struct { const char *key, *val; } kv[ROLE_MAX_KV];
+    struct { const char *key, *val; bool from_cli; } kv[ROLE_MAX_KV];
     size_t      nkv;
 };
 
@@ -42,6 +42,22 @@ struct role_def {
     int       (*run)(struct role_opts *o);
     const char *help;           /* role-specific options, for --help */
 };
+
+/* Sets a common option or one of r's own (a later setting replaces an
+ * earlier one); from_cli marks flags, which a reload must not override.
+ * 0, or -1 (logged) for an unknown key or a bad value. */
+int role_set_option(struct role_opts *o, const struct role_def *r,
+                    const char *key, const char *val, bool from_cli);
+/* Reads the configuration file at path into o, for role r (its own
+ * section and the keys outside any section).  Returns the file's text,
+ * which the options point into (the caller frees it after the last use of
+ * o), or NULL with the error logged as "file:line: ...". */
+char *role_conf_load(struct role_opts *o, const struct role_def *r, const char *path);
+
+/* For -t: 1 when the database at path exists (check it by opening it), 0
+ * when it does not but could be created there (a check must not create
+ * files), -1 (logged) when its directory is missing or not writable. */
+int role_check_db(const char *path);
 
 const char *role_opt(const struct role_opts *o, const char *key, const char *dflt);
 bool role_flag(const struct role_opts *o, const char *key);
@@ -93,5 +109,6 @@ void role_rt_finish(struct role_rt *rt);
 extern const struct role_def role_backend_def;
 extern const struct role_def role_proxy_def;
 extern const struct role_def role_tracker_def;
+extern const struct role_def role_demo_def;
 
 #endif

@@ -65,24 +65,53 @@ static int backend_open_store(struct backend *b, struct role_opts *o)
     return 0;
 }
 
+/* The file service's options: the open-file cache's window and size
+ * (nginx's open_file_cache valid= and max=).  0, or -1 (logged). */
+static int backend_files_opts(const struct role_opts *o, struct static_options *so)
+{
+    static_options_init(so);
+    long long valid = role_opt_ms(o, "open-file-cache-valid", so->open_file_cache_valid_ms,
+                                  0, 3600000);
+    long long max = role_opt_count(o, "open-file-cache-max", so->open_file_cache_max,
+                                   0, 1000000);
+    if (valid < 0 || max < 0) {
+        log_error("bad open-file-cache-valid (0..1h, 0: off) or open-file-cache-max (0..1000000)");
+        return -1;
+    }
+    so->open_file_cache_valid_ms = (unsigned)valid;
+    so->open_file_cache_max = (unsigned)max;
+    return 0;
+}
+
+/* The file service for the roots and options of o; NULL (logged). */
+static static_ctx *backend_files(const struct role_opts *o)
+{
+    struct static_options so;
+    const char *www = role_opt(o, "www", "www"), *stat = role_opt(o, "static", "static");
+    if (backend_files_opts(o, &so) < 0)
+        return NULL;
+    static_ctx *files = static_new(www, stat, &so);
+    if (!files)
+        log_error("cannot open document roots www=%s static=%s: %s", www, stat, strerror(errno));
+    return files;
+}
+
 static int backend_setup(struct backend *b, struct role_opts *o, ev_loop *loop)
 {
-    const char *www = role_opt(o, "www", "www");
-    const char *stat = role_opt(o, "static", "static");
     long long max_body = role_opt_size(o, "client-max-body-size", HTTP_DEFAULT_MAX_BODY);
     if (max_body < 0) {
         log_error("bad client-max-body-size '%s'", role_opt(o, "client-max-body-size", ""));
         return -1;
     }
-    b->files = static_new(www, stat, NULL);
-    if (!b->files) {
-        log_error("cannot open document roots www=%s static=%s: %s", www, stat, strerror(errno));
+    if (!(b->files = backend_files(o)))
         return -1;
-    }
     /* -t checks an existing database (version, not garbage) but never
      * creates one: checking must not leave files behind. */
-    if (o->check_only && access(o->db ? o->db : WR_DEFAULT_DB, F_OK) != 0)
-        return 0;
+    if (o->check_only) {
+        int have = role_check_db(o->db ? o->db : WR_DEFAULT_DB);
+        if (have <= 0)
+            return have;
+    }
     if (backend_open_store(b, o) < 0)
         return -1;
     if (o->check_only)
@@ -99,9 +128,7 @@ static int backend_setup(struct backend *b, struct role_opts *o, ev_loop *loop)
 static void backend_reload(struct role_rt *rt)
 {
     struct backend *b = rt->data;
-    const char *www = role_opt(rt->o, "www", "www");
-    const char *stat = role_opt(rt->o, "static", "static");
-    static_ctx *files = static_new(www, stat, NULL);
+    static_ctx *files = backend_files(rt->o);
     if (!files) {
         log_warn("reload: cannot open document roots; keeping the old ones");
         return;
@@ -148,7 +175,8 @@ static int backend_run(struct role_opts *o)
 
 static const char *const backend_keys[] = {
     "www", "static", "client-max-body-size", "session-lifetime", "login-rate-max",
-    "login-rate-window", "compat-auth-cookie", "secure-cookies", NULL
+    "login-rate-window", "compat-auth-cookie", "secure-cookies", "open-file-cache-valid",
+    "open-file-cache-max", NULL
 };
 static const char *const backend_flags[] = { "compat-auth-cookie", "secure-cookies", NULL };
 
@@ -168,5 +196,8 @@ const struct role_def role_backend_def = {
         "                               per account, then 429 (default 5)\n"
         "  --login-rate-window SECONDS  (default 60)\n"
         "  --compat-auth-cookie         accept the bare auth=true cookie (assignment)\n"
-        "  --secure-cookies             mark cookies Secure (behind TLS)\n",
+        "  --secure-cookies             mark cookies Secure (behind TLS)\n"
+        "  --open-file-cache-valid T    reuse an opened file this long before checking\n"
+        "                               it again (default 1s; 0: no cache)\n"
+        "  --open-file-cache-max N      files kept open (default 1024)\n",
 };

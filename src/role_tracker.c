@@ -23,29 +23,30 @@
 #define TRACKER_ENGINE_MAX_BODY (64u << 10)  /* above: the engine's 413 */
 #define TRACKER_PURGE_SECONDS   3600         /* between purges of expired sessions */
 
-static int tracker_options(struct tracker *tr, const struct role_opts *o)
+int tracker_options(struct tracker_config *c, const struct role_opts *o)
 {
-    long long hb = role_opt_ms(o, "heartbeat-interval", 10000,
+    long long hb = role_opt_ms(o, "heartbeat-interval", TRACKER_DEFAULT_HEARTBEAT,
                                TRACKER_MIN_HEARTBEAT, TRACKER_MAX_HEARTBEAT);
-    long long fails = role_opt_count(o, "login-max-failures", TRACKER_RATE_MAX, 1, 1000000);
-    long long win = role_opt_ms(o, "login-window", TRACKER_RATE_WINDOW * 1000LL, 1000, 86400000);
+    long long fails = role_opt_count(o, "login-max-failures", TRACKER_RATE_MAX, 1, RL_MAX_LIMIT);
+    long long win = role_opt_ms(o, "login-window", TRACKER_RATE_WINDOW * 1000LL, 1000,
+                                RL_MAX_WINDOW * 1000LL);
     long long ttl = role_opt_ms(o, "ticket-ttl", TRACKER_TICKET_TTL * 1000LL, 1000, 3600000);
     if (hb < 0) {
-        log_error("bad --heartbeat-interval '%s' (0.2s to 1h, e.g. 10, 500ms, 2m)",
+        log_error("bad heartbeat-interval '%s' (0.2s to 1h, e.g. 10, 500ms, 2m)",
                   role_opt(o, "heartbeat-interval", ""));
         return -1;
     }
     if (fails < 0 || win < 0 || ttl < 0) {
-        log_error("bad --login-max-failures (1..1000000), --login-window (1s..1d)"
-                  " or --ticket-ttl (1s..1h)");
+        log_error("bad login-max-failures (1..1000000), login-window (1s..1d)"
+                  " or ticket-ttl (1s..1h)");
         return -1;
     }
-    tr->heartbeat_ms = (unsigned)hb;
-    tr->rate_max = (unsigned)fails;
-    tr->rate_window = (unsigned)(win / 1000);
-    tr->ticket_ttl = (unsigned)(ttl / 1000);
-    tr->allow_signup = role_flag(o, "allow-signup");
-    tr->allow_advertised = role_flag(o, "allow-advertised-addr");
+    c->heartbeat_ms = (unsigned)hb;
+    c->rate_max = (unsigned)fails;
+    c->rate_window = (unsigned)(win / 1000);
+    c->ticket_ttl = (unsigned)(ttl / 1000);
+    c->allow_signup = role_flag(o, "allow-signup");
+    c->allow_advertised = role_flag(o, "allow-advertised-addr");
     return 0;
 }
 
@@ -94,6 +95,7 @@ static void tracker_sweep(ev_loop *loop, ev_timer *timer, void *arg)
 static void tracker_on_stop(wr_app *a, void *arg)
 {
     struct tracker *tr = arg;
+    tr->stopping = true;   /* a SIGHUP now must not start the sweeper again */
     ev_timer_stop(app_loop(a), &tr->sweeper);
 }
 
@@ -105,6 +107,11 @@ static int tracker_setup(struct tracker *tr, struct role_opts *o, ev_loop *loop)
                               .json = { .max_size = TRACKER_MAX_BODY } };
     if (tracker_db_prepare(tr) < 0 || tracker_db_all_offline(tr) < 0) {
         log_error("tracker tables: %s", db_errmsg(tr->store));
+        return -1;
+    }
+    tr->limiter = rl_new(TRACKER_RATE_SLOTS, tr->cfg.rate_max, tr->cfg.rate_window);
+    if (!tr->limiter) {
+        log_warn("failure limiter");
         return -1;
     }
     tr->app = app_new(loop, &cfg);
@@ -124,14 +131,33 @@ static int tracker_setup(struct tracker *tr, struct role_opts *o, ev_loop *loop)
     }
     app_on_stop(tr->app, tracker_on_stop, tr);
     ev_timer_init(&tr->sweeper, tracker_sweep, tr);
-    ev_timer_start(loop, &tr->sweeper, tr->heartbeat_ms, tr->heartbeat_ms);
+    tracker_sweeper_start(tr);
     return 0;
 }
 
+void tracker_sweeper_start(struct tracker *tr)
+{
+    ev_loop *loop = app_loop(tr->app);
+    if (tr->stopping)
+        return;
+    ev_timer_stop(loop, &tr->sweeper);
+    ev_timer_start(loop, &tr->sweeper, tr->cfg.heartbeat_ms, tr->cfg.heartbeat_ms);
+}
+
+static void tracker_on_hup(struct role_rt *rt)
+{
+    tracker_conf_reload(rt->data);
+}
+
 /* -t: options and database. */
+/* -t: the options, and the database when it exists (never created by a
+ * check; its directory must be writable when it does not exist yet). */
 static int tracker_check(struct tracker *tr, struct role_opts *o)
 {
-    int rc = tracker_options(tr, o) < 0 || tracker_open_store(tr, o->db ? o->db : WR_DEFAULT_DB) < 0;
+    const char *path = o->db ? o->db : WR_DEFAULT_DB;
+    int have = 0;
+    int rc = tracker_options(&tr->cfg, o) < 0 || (have = role_check_db(path)) < 0
+        || (have == 1 && tracker_open_store(tr, path) < 0);
     db_close(tr->store);
     printf("weaprous tracker: configuration %s\n", rc == 0 ? "ok" : "has errors");
     return rc;
@@ -141,10 +167,20 @@ static void tracker_free(struct tracker *tr)
 {
     if (tr->app)
         app_free(tr->app);
+    rl_free(tr->limiter);
+    tracker_list_release(tr);
     tracker_db_release(tr);
     db_close(tr->store);
     free(tr);
 }
+
+static const char *const tracker_keys[] = {
+    "allow-signup", "allow-advertised-addr", "heartbeat-interval",
+    "login-max-failures", "login-window", "ticket-ttl", NULL
+};
+static const char *const tracker_flags[] = {
+    "allow-signup", "allow-advertised-addr", NULL
+};
 
 /*
  * The app runs the loop (app_run: TERM/INT stop it gracefully); role_rt
@@ -158,22 +194,28 @@ static int tracker_run(struct role_opts *o)
     int rc = 1;
     if (!tr)
         return 1;
+    /* stopped on every exit path, also when the store never opened */
+    ev_timer_init(&tr->sweeper, tracker_sweep, tr);
     if (o->check_only) {
         rc = tracker_check(tr, o);
         free(tr);
         return rc;
     }
-    if (tracker_options(tr, o) < 0 || role_rt_init(&rt, o) < 0) {
+    if (tracker_options(&tr->cfg, o) < 0 || role_rt_init(&rt, o) < 0) {
         free(tr);
         return 1;
     }
+    rt.data = tr;
+    rt.on_reload = tracker_on_hup;
     const char *path = o->db ? o->db : WR_DEFAULT_DB;
-    if (tracker_open_store(tr, path) == 0 && tracker_setup(tr, o, rt.loop) == 0) {
+    tracker_conf_init(tr, o);
+    if (tracker_open_store(tr, path) == 0
+        && tracker_setup(tr, o, rt.loop) == 0) {
         tr->started_at = tr->last_purge = db_now(tr->store);
         log_info("tracker listening on http://%s:%d/ (db %s, heart-beat %u ms, sign-up %s,"
                  " advertised addresses %s, reactor %s)", o->ip ? o->ip : "0.0.0.0",
-                 app_port(tr->app), path, tr->heartbeat_ms, tr->allow_signup ? "on" : "off",
-                 tr->allow_advertised ? "allowed" : "refused", ev_backend_name());
+                 app_port(tr->app), path, tr->cfg.heartbeat_ms, tr->cfg.allow_signup ? "on" : "off",
+                 tr->cfg.allow_advertised ? "allowed" : "refused", ev_backend_name());
         rc = role_rt_ready(&rt) < 0 || app_run(tr->app) < 0;
     }
     ev_timer_stop(rt.loop, &tr->sweeper);
@@ -181,14 +223,6 @@ static int tracker_run(struct role_opts *o)
     role_rt_finish(&rt);
     return rc;
 }
-
-static const char *const tracker_keys[] = {
-    "allow-signup", "allow-advertised-addr", "heartbeat-interval",
-    "login-max-failures", "login-window", "ticket-ttl", NULL
-};
-static const char *const tracker_flags[] = {
-    "allow-signup", "allow-advertised-addr", NULL
-};
 
 const struct role_def role_tracker_def = {
     .name = "tracker",
@@ -208,5 +242,8 @@ const struct role_def role_tracker_def = {
         "                               429 (default 5)\n"
         "  --login-window SECONDS       that window (default 60)\n"
         "  --ticket-ttl SECONDS         how long an introduction ticket works\n"
-        "                               (default 60)\n",
+        "                               (default 60)\n"
+        "  SIGHUP re-reads these options from the configuration file (-c) and logs\n"
+        "  what changed; a bad file is refused.  Flags given on the command line\n"
+        "  keep winning over the file.\n",
 };

@@ -120,9 +120,7 @@ void conn_close(struct conn *c)
         close(c->fd);
         c->fd = -1;
     }
-    if (c->file_fd >= 0)
-        close(c->file_fd);
-    c->file_fd = -1;
+    conn_file_done(c);
     http_txn *t = c->txn;
     c->txn = NULL;
     if (t) {
@@ -146,6 +144,7 @@ void conn_error(struct conn *c, int status)
         return;
     }
     c->close_after = true;
+    c->linger = true;
     http_txn_error(c->txn, status);
 }
 
@@ -193,6 +192,22 @@ void conn_update(struct conn *c)
         }
         c->events = ev;
     }
+}
+
+void conn_file_done(struct conn *c)
+{
+    int fd = c->file_fd;
+    if (fd < 0)
+        return;
+    /* cleared first: release may run code that looks at the connection */
+    http_fd_release_fn release = c->file_release;
+    c->file_fd = -1;
+    c->file_left = 0;
+    c->file_release = NULL;
+    if (release)
+        release(fd, c->file_release_arg);
+    else
+        close(fd);
 }
 
 /* Moves file bytes to the socket: sendfile when nothing else is queued,
@@ -244,10 +259,8 @@ int conn_flush(struct conn *c)
         if (c->file_left == 0 && buf_len(&c->out) == 0)
             break;
     }
-    if (c->file_left == 0 && c->file_fd >= 0) {
-        close(c->file_fd);
-        c->file_fd = -1;
-    }
+    if (c->file_left == 0)
+        conn_file_done(c);
     return 0;
 }
 
@@ -479,7 +492,10 @@ static void conn_stream_body(struct conn *c)
 static void conn_after_response(struct conn *c)
 {
     if (c->close_after || c->eof) {
-        if (c->eof) {
+        /* A clean "Connection: close" with nothing left to read closes at
+         * once: the answer is queued in the kernel and goes out before the
+         * FIN.  Lingering costs a shutdown and more reads per connection. */
+        if (c->eof || (!c->linger && buf_len(&c->in) == 0)) {
             conn_close(c);
             return;
         }

@@ -55,7 +55,10 @@ struct conn {
     bool             eof;           /* client shut its sending side */
     bool             yielded;       /* stopped for fairness with input left */
     bool             close_after;   /* close once the response is out */
+    bool             linger;        /* input may be left unread: lingering close */
     int              file_fd;       /* body being sent from a file */
+    http_fd_release_fn file_release;/* NULL: file_fd is ours to close */
+    void            *file_release_arg;
     off_t            file_off, file_left;
     size_t           lingered;
     char             remote[NET_ADDR_MAX];
@@ -135,6 +138,8 @@ WR_HIDDEN void conn_arm(struct conn *c);
 WR_HIDDEN void conn_error(struct conn *c, int status);
 WR_HIDDEN int conn_flush(struct conn *c);
 WR_HIDDEN void conn_continue_100(struct conn *c);
+/* Gives up c->file_fd: closes it, or hands a borrowed one back. */
+WR_HIDDEN void conn_file_done(struct conn *c);
 
 /* server_txn.c: a transaction's life. */
 WR_HIDDEN http_txn *txn_new(struct conn *c);

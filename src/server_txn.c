@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <time.h>
 
 #include "server_int.h"
@@ -189,28 +190,70 @@ static int txn_write_head(http_txn *t, int64_t content_length)
     return r;
 }
 
+/* Appends n bytes of s to the access line (len of cap used so far), with
+ * quotes, backslashes, control and non-ASCII bytes written \xHH (nginx's
+ * escaping): no client byte can end, split or forge a log line. */
+static void log_put(char *line, size_t *len, size_t cap, const char *s, size_t n, bool esc)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n && *len + 4 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (esc && (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')) {
+            line[(*len)++] = '\\';
+            line[(*len)++] = 'x';
+            line[(*len)++] = hex[ch >> 4];
+            line[(*len)++] = hex[ch & 15];
+        } else {
+            line[(*len)++] = (char)ch;
+        }
+    }
+}
+
+static void log_puts(char *line, size_t *len, size_t cap, const char *s, bool esc)
+{
+    log_put(line, len, cap, s, strlen(s), esc);
+}
+
+/* nginx's combined format.  Only a head the parser completed (t->raw, its
+ * NUL-split copy) is quoted: the pieces of a head that failed to parse
+ * still point into the input buffer, unterminated, so they are "-". */
 void txn_log(http_txn *t)
 {
     if (!log_access_enabled())
         return;
-    char line[ACCESS_LINE_MAX], when[40];
+    char line[ACCESS_LINE_MAX], when[40], num[64];
+    size_t len = 0, cap = sizeof(line);
     struct tm tm;
     gmtime_r(&t->started, &tm);
     strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-    const char *ref = http_txn_header(t, "Referer");
-    const char *ua = http_txn_header(t, "User-Agent");
-    int n;
-    if (t->head.method_str)
-        n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %.1000s HTTP/%d.%d\" %d %llu \"%.300s\" \"%.300s\"%s%s",
-                     t->remote, when, t->head.method_str, t->head.target,
-                     t->head.version_major, t->head.version_minor, t->status,
-                     (unsigned long long)t->body_bytes, ref ? ref : "-", ua ? ua : "-",
-                     t->note[0] ? " " : "", t->note);
-    else
-        n = snprintf(line, sizeof(line), "%s - - [%s] \"-\" %d %llu \"-\" \"-\"",
-                     t->remote, when, t->status, (unsigned long long)t->body_bytes);
-    if (n > 0)
-        log_access_line(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    const struct http_head *h = &t->head;
+    bool parsed = t->raw != NULL;
+    const char *ref = parsed ? http_txn_header(t, "Referer") : NULL;
+    const char *ua = parsed ? http_txn_header(t, "User-Agent") : NULL;
+    log_puts(line, &len, cap, t->remote, true);
+    log_puts(line, &len, cap, " - - [", false);
+    log_puts(line, &len, cap, when, false);
+    log_puts(line, &len, cap, "] \"", false);
+    if (parsed) {
+        log_put(line, &len, cap, h->method_str, h->method_len, true);
+        log_puts(line, &len, cap, " ", false);
+        log_put(line, &len, cap, h->target, h->target_len < 1000 ? h->target_len : 1000, true);
+        snprintf(num, sizeof num, " HTTP/%d.%d", h->version_major, h->version_minor);
+        log_puts(line, &len, cap, num, false);
+    } else {
+        log_puts(line, &len, cap, "-", false);
+    }
+    snprintf(num, sizeof num, "\" %d %llu \"", t->status, (unsigned long long)t->body_bytes);
+    log_puts(line, &len, cap, num, false);
+    log_put(line, &len, cap, ref ? ref : "-", ref ? strnlen(ref, 300) : 1, true);
+    log_puts(line, &len, cap, "\" \"", false);
+    log_put(line, &len, cap, ua ? ua : "-", ua ? strnlen(ua, 300) : 1, true);
+    log_puts(line, &len, cap, "\"", false);
+    if (t->note[0]) {
+        log_puts(line, &len, cap, " ", false);
+        log_puts(line, &len, cap, t->note, true);
+    }
+    log_access_line(line, len);
 }
 
 /* The transaction's response is fully handed to the connection (or the
@@ -221,7 +264,7 @@ void txn_complete(http_txn *t)
     t->res = RES_DONE;
     /* A body still on the wire must not be parsed as the next request. */
     if (c && t->has_body && !t->body_done)
-        c->close_after = true;
+        c->close_after = c->linger = true;
     txn_log(t);
     txn_free(t);
     if (!c)
@@ -407,7 +450,7 @@ void http_txn_reply(http_txn *t, int status, const char *content_type,
 void http_txn_error(http_txn *t, int status)
 {
     if (t->c && status_closes(status))
-        t->c->close_after = true;
+        t->c->close_after = t->c->linger = true;
     const char *text = http_status_text(status);
     char page[512];
     int n = snprintf(page, sizeof(page),
@@ -418,29 +461,46 @@ void http_txn_error(http_txn *t, int status)
     http_txn_reply(t, status, "text/html; charset=utf-8", page, (size_t)n);
 }
 
-void http_txn_send_file(http_txn *t, int fd, off_t offset, off_t length)
+/* Gives up an fd the engine will not use: closes it, or releases it. */
+static void txn_drop_fd(int fd, http_fd_release_fn release, void *arg)
+{
+    if (release)
+        release(fd, arg);
+    else
+        close(fd);
+}
+
+void http_txn_send_fd(http_txn *t, int fd, off_t offset, off_t length,
+                      http_fd_release_fn release, void *arg)
 {
     if (!txn_can_answer(t)) {
-        close(fd);
+        txn_drop_fd(fd, release, arg);
         return;
     }
     struct conn *c = t->c;
     if (!c || txn_write_head(t, (int64_t)length) < 0) {
-        close(fd);
+        txn_drop_fd(fd, release, arg);
         if (c)
             conn_close(c);
         txn_complete(t);
         return;
     }
     if (t->head_only || length == 0) {
-        close(fd);
+        txn_drop_fd(fd, release, arg);
     } else {
         c->file_fd = fd;
         c->file_off = offset;
         c->file_left = length;
+        c->file_release = release;
+        c->file_release_arg = arg;
         t->body_bytes = (uint64_t)length;
     }
     txn_complete(t);
+}
+
+void http_txn_send_file(http_txn *t, int fd, off_t offset, off_t length)
+{
+    http_txn_send_fd(t, fd, offset, length, NULL, NULL);
 }
 
 int http_txn_begin(http_txn *t, int64_t content_length)

@@ -1,10 +1,14 @@
 /*
  * static.c - the static file service on the HTTP engine: maps a request to
  * a file under www/ or static/ (static.h says the rules), evaluates the
- * conditional and range fields, and hands the file to http_txn_send_file().
+ * conditional and range fields, and sends the file (http_txn_send_fd()).
  *
- * Nothing is cached between requests: like nginx, each request opens its
- * file, so a file replaced on disk is served fresh at once.
+ * Opened files are kept in an open-file cache (static_cache.h) for
+ * opt.open_file_cache_valid_ms, as nginx's open_file_cache does: a hit
+ * costs no system call besides the body's pread or sendfile.  A file
+ * changed on disk is served fresh once its entry is revalidated (by the
+ * same safe walk); 0 turns the cache off and each request opens its file.
+ * Small files come from the entry's copy in memory (no call at all).
  */
 #include "config.h"
 
@@ -17,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "static_cache.h"
 #include "weaprous/http.h"
 #include "weaprous/static.h"
 
@@ -24,6 +29,7 @@
 #define st_mtim st_mtimespec
 #endif
 
+#define STATIC_CC_MAX 48    /* "public, max-age=" and a number */
 #define STATIC_REL_MAX (STATIC_MAX_PATH + sizeof STATIC_INDEX + 4)
 #define STATIC_LOCATION_MAX (STATIC_MAX_PATH + 2)
 
@@ -31,15 +37,16 @@ struct static_ctx {
     int www_fd;                 /* -1 when there is no www root */
     int static_fd;              /* -1 when there is no static root */
     struct static_options opt;
+    struct static_cache *cache; /* NULL when disabled */
+    char asset_cc[STATIC_CC_MAX];   /* Cache-Control of static assets */
 };
 
 /* A file chosen for a request. */
 struct static_file {
-    int          fd;
-    struct stat  st;
+    struct static_entry *ent;    /* the open file; a reference we hold */
     const char  *type;           /* Content-Type */
     bool         html;           /* from www/ */
-    bool         gzip;           /* fd is FILE.gz */
+    bool         gzip;           /* ent is FILE.gz */
     bool         vary;           /* a gzip variant may exist */
     char         rel[STATIC_REL_MAX]; /* path below the root */
 };
@@ -51,6 +58,8 @@ void static_options_init(struct static_options *o)
     o->html_cache_control = "no-cache";
     o->gzip_static = true;
     o->error_pages = true;
+    o->open_file_cache_valid_ms = STATIC_CACHE_DEFAULT_VALID_MS;
+    o->open_file_cache_max = STATIC_CACHE_DEFAULT_MAX;
 }
 
 static int static_open_root(const char *dir)
@@ -72,9 +81,16 @@ static_ctx *static_new(const char *www_dir, const char *static_dir,
         static_options_init(&ctx->opt);
     if (!ctx->opt.html_cache_control)
         ctx->opt.html_cache_control = "no-cache";
+    snprintf(ctx->asset_cc, sizeof ctx->asset_cc, "public, max-age=%u",
+             ctx->opt.asset_max_age);
     ctx->www_fd = static_open_root(www_dir);
     ctx->static_fd = static_open_root(static_dir);
-    if ((www_dir && ctx->www_fd < 0) || (static_dir && ctx->static_fd < 0)) {
+    if (ctx->opt.open_file_cache_valid_ms && ctx->opt.open_file_cache_max)
+        ctx->cache = static_cache_new(ctx->opt.open_file_cache_max,
+                                      ctx->opt.open_file_cache_valid_ms);
+    if ((www_dir && ctx->www_fd < 0) || (static_dir && ctx->static_fd < 0)
+        || (ctx->opt.open_file_cache_valid_ms && ctx->opt.open_file_cache_max
+            && !ctx->cache)) {
         int e = errno;
         static_free(ctx);
         errno = e;
@@ -87,6 +103,7 @@ void static_free(static_ctx *ctx)
 {
     if (!ctx)
         return;
+    static_cache_free(ctx->cache);
     if (ctx->www_fd >= 0)
         close(ctx->www_fd);
     if (ctx->static_fd >= 0)
@@ -130,22 +147,15 @@ static int static_map(const char *path, struct static_file *f)
     return 0;
 }
 
-/* Opens f->rel in its root; only regular files pass.  A directory gives
- * 404; the caller may redirect. */
-static int static_open(const static_ctx *ctx, struct static_file *f)
+/* Opens f->rel in its root (through the cache); only regular files pass.
+ * A directory gives 404; the caller may redirect. */
+static int static_open(const static_ctx *ctx, http_txn *t, struct static_file *f)
 {
     int root = f->html ? ctx->www_fd : ctx->static_fd;
     if (root < 0)
         return 404;
-    int status = static_open_beneath(root, f->rel, &f->fd, &f->st);
-    if (status)
-        return status;
-    if (S_ISREG(f->st.st_mode))
-        return 0;
-    status = S_ISDIR(f->st.st_mode) ? 404 : 403;   /* FIFOs, devices */
-    close(f->fd);
-    f->fd = -1;
-    return status;
+    return static_cache_open(ctx->cache, root, f->rel,
+                             ev_now_ms(http_txn_loop(t)), &f->ent);
 }
 
 /* "/docs" naming a directory whose www/docs/index.html exists: true, and the
@@ -171,8 +181,8 @@ static bool static_time_newer_or_same(const struct stat *a, const struct stat *b
                && a->st_mtim.tv_nsec >= b->st_mtim.tv_nsec);
 }
 
-/* gzip_static: swaps f's fd for FILE.gz when the client accepts gzip and
- * FILE.gz is a regular file at least as new as FILE. */
+/* gzip_static: swaps f's file for FILE.gz when the client accepts gzip
+ * and FILE.gz is a regular file at least as new as FILE. */
 static void static_pick_gzip(const static_ctx *ctx, http_txn *t, struct static_file *f)
 {
     if (!ctx->opt.gzip_static || !static_mime_compressible(f->type))
@@ -181,18 +191,17 @@ static void static_pick_gzip(const static_ctx *ctx, http_txn *t, struct static_f
     if (!static_accepts_gzip(http_txn_header(t, "Accept-Encoding")))
         return;
     char rel[STATIC_REL_MAX + 3];
-    int fd;
-    struct stat st;
+    struct static_entry *gz;
     snprintf(rel, sizeof rel, "%s.gz", f->rel);
-    if (static_open_beneath(f->html ? ctx->www_fd : ctx->static_fd, rel, &fd, &st) != 0)
+    if (static_cache_open(ctx->cache, f->ent->root, rel,
+                          ev_now_ms(http_txn_loop(t)), &gz) != 0)
         return;
-    if (!S_ISREG(st.st_mode) || !static_time_newer_or_same(&st, &f->st)) {
-        close(fd);
+    if (!static_time_newer_or_same(&gz->st, &f->ent->st)) {
+        static_entry_unref(gz);
         return;
     }
-    close(f->fd);
-    f->fd = fd;
-    f->st = st;
+    static_entry_unref(f->ent);
+    f->ent = gz;
     f->gzip = true;
 }
 
@@ -234,16 +243,12 @@ static bool static_if_range_ok(http_txn *t, const char *etag, time_t mtime)
 
 /* Fields shared by 200, 206 and 304. */
 static void static_validators(const static_ctx *ctx, http_txn *t,
-                              const struct static_file *f, const char *etag)
+                              const struct static_file *f)
 {
-    char date[30];
-    http_txn_add_header(t, "ETag", etag);
-    http_txn_add_header(t, "Last-Modified", http_date_format(f->st.st_mtime, date));
-    if (f->html)
-        http_txn_add_header(t, "Cache-Control", ctx->opt.html_cache_control);
-    else
-        http_txn_add_headerf(t, "Cache-Control", "public, max-age=%u",
-                             ctx->opt.asset_max_age);
+    http_txn_add_header(t, "ETag", f->ent->etag);
+    http_txn_add_header(t, "Last-Modified", f->ent->last_modified);
+    http_txn_add_header(t, "Cache-Control",
+                        f->html ? ctx->opt.html_cache_control : ctx->asset_cc);
     if (f->vary)
         http_txn_add_header(t, "Vary", "Accept-Encoding");
 }
@@ -256,28 +261,46 @@ static void static_body_fields(http_txn *t, const struct static_file *f)
         http_txn_add_header(t, "Content-Encoding", "gzip");
 }
 
-/* Answers from an opened regular file; owns f->fd. */
+/* Completes t with len bytes of e from first; takes the reference. */
+static void static_send_body(http_txn *t, struct static_entry *e,
+                             int64_t first, int64_t len)
+{
+    if (!e->data) {
+        /* the engine keeps e (and so its fd) until the last byte is out */
+        http_txn_send_fd(t, e->fd, (off_t)first, (off_t)len, static_entry_release, e);
+        return;
+    }
+    /* a small file kept in memory: no file system call at all */
+    int r = http_txn_append(t, e->data + first, (size_t)len);
+    static_entry_unref(e);
+    if (r < 0)
+        http_txn_error(t, 500);
+    else
+        http_txn_finish(t);
+}
+
+/* Answers from an opened regular file; takes f->ent's reference. */
 static void static_respond(const static_ctx *ctx, http_txn *t, struct static_file *f)
 {
-    char etag[STATIC_ETAG_MAX];
     static_pick_gzip(ctx, t, f);
-    static_etag(&f->st, etag);
-    int64_t first = 0, len = (int64_t)f->st.st_size;
-    int status = static_preconditions(t, etag, f->st.st_mtime);
+    const char *etag = f->ent->etag;
+    const struct stat *st = &f->ent->st;
+    int64_t first = 0, len = (int64_t)st->st_size;
+    int status = static_preconditions(t, etag, st->st_mtime);
     enum static_range_kind rk = STATIC_RANGE_NONE;
-    if (status == 0 && static_if_range_ok(t, etag, f->st.st_mtime))
+    if (status == 0 && static_if_range_ok(t, etag, st->st_mtime))
         rk = static_range_parse(static_field_once(t, "Range"), len, &first, &len);
     if (status == 412 || rk == STATIC_RANGE_UNSATISFIABLE) {
-        close(f->fd);
         if (status != 412)
             http_txn_add_headerf(t, "Content-Range", "bytes */%" PRId64,
-                                 (int64_t)f->st.st_size);
+                                 (int64_t)st->st_size);
+        static_entry_unref(f->ent);
         http_txn_error(t, status == 412 ? 412 : 416);
         return;
     }
-    static_validators(ctx, t, f, etag);
+    static_validators(ctx, t, f);
     if (status == 304) {
-        close(f->fd);
+        static_entry_unref(f->ent);
         http_txn_set_status(t, 304);
         http_txn_finish(t);
         return;
@@ -285,9 +308,9 @@ static void static_respond(const static_ctx *ctx, http_txn *t, struct static_fil
     static_body_fields(t, f);
     if (rk == STATIC_RANGE_OK)
         http_txn_add_headerf(t, "Content-Range", "bytes %" PRId64 "-%" PRId64 "/%" PRId64,
-                             first, first + len - 1, (int64_t)f->st.st_size);
+                             first, first + len - 1, (int64_t)st->st_size);
     http_txn_set_status(t, rk == STATIC_RANGE_OK ? 206 : 200);
-    http_txn_send_file(t, f->fd, (off_t)first, (off_t)len);
+    static_send_body(t, f->ent, first, len);
 }
 
 /* 301 to the same target with "/" appended to its path. */
@@ -328,13 +351,13 @@ enum static_result static_serve(static_ctx *ctx, http_txn *t)
         static_fail(ctx, t, 405);
         return STATIC_DONE;
     }
-    struct static_file f = { .fd = -1 };
+    struct static_file f = { .ent = NULL };
     const char *target = http_txn_target(t), *path = http_txn_path(t);
     int status = (target && path) ? static_target_check(target) : 400;
     if (status == 0)
         status = static_map(path, &f);
     if (status == 0)
-        status = static_open(ctx, &f);
+        status = static_open(ctx, t, &f);
     if (status == 404 && f.type && !f.html && static_is_dir_with_index(ctx, &f)) {
         static_redirect_dir(t);
         return STATIC_DONE;
@@ -352,12 +375,12 @@ enum static_result static_serve(static_ctx *ctx, http_txn *t)
 enum static_result static_serve_page(static_ctx *ctx, http_txn *t,
                                      const char *path, int status)
 {
-    struct static_file f = { .fd = -1 };
-    if (static_map(path, &f) != 0 || static_open(ctx, &f) != 0)
+    struct static_file f = { .ent = NULL };
+    if (static_map(path, &f) != 0 || static_open(ctx, t, &f) != 0)
         return STATIC_DECLINED;
     http_txn_add_header(t, "Content-Type", f.type);
     http_txn_add_header(t, "Cache-Control", "no-store");
     http_txn_set_status(t, status);
-    http_txn_send_file(t, f.fd, 0, f.st.st_size);
+    http_txn_send_fd(t, f.ent->fd, 0, f.ent->st.st_size, static_entry_release, f.ent);
     return STATIC_DONE;
 }

@@ -3,10 +3,12 @@
  * tracker of DESIGN.md sections 6 and 7, issue 6).
  *
  *   role_tracker.c     options, start-up, sweeper timer, run
+ *   tracker_conf.c     SIGHUP: the options re-read from the configuration file
  *   tracker_db.c       every SQL statement of the tracker's tables
  *   tracker_req.c      request helpers: session, body fields, answers
- *   tracker_auth.c     /login /logout /register and the failed-login limiter
+ *   tracker_auth.c     /login /logout /register
  *   tracker_peers.c    /submit-info /heartbeat /get-list
+ *   tracker_list.c     the serialized peer lists /get-list answers from
  *   tracker_channels.c /add-list /channels ...
  *   tracker_ticket.c   /connect-peer /verify-ticket
  *   tracker_status.c   the status page and /metrics
@@ -21,7 +23,10 @@
 #include <stdint.h>
 
 #include "weaprous/app.h"
+#include "weaprous/buf.h"
 #include "weaprous/db.h"
+#include "weaprous/ratelimit.h"
+#include "role.h"
 
 #define TRACKER_DEFAULT_PORT       8000
 #define TRACKER_DEFAULT_HEARTBEAT  10000  /* ms between heart-beats */
@@ -36,42 +41,83 @@
 #define TRACKER_MAX_CHANNEL        32     /* channel name bytes */
 #define TRACKER_MAX_CHANNEL_PW     128    /* channel password bytes */
 #define TRACKER_MAX_IP             46     /* INET6_ADDRSTRLEN - 1 */
-#define TRACKER_RATE_SLOTS         1024   /* addresses tracked by the limiter */
-#define TRACKER_RATE_MAX           5      /* failed logins per window -> 429 */
+#define TRACKER_RATE_SLOTS         4096   /* keys (addresses, accounts) the limiter keeps */
+#define TRACKER_RATE_MAX           5      /* failures per window and key -> 429 */
 #define TRACKER_RATE_WINDOW        60     /* seconds */
 #define TRACKER_SESSION_COOKIE     "session"
 #define TRACKER_STATUS_SLOTS       16     /* distinct statuses counted for /metrics */
+#define TRACKER_LIST_SLOTS         16     /* peer lists cached: active, all, channels */
+#define TRACKER_MAX_LIST           10000  /* peers in one answer; then "truncated" */
 
-/* Failed-login limiter: failures per client address in a fixed window. */
-struct tracker_rate_slot {
-    char     addr[TRACKER_MAX_IP + 1];
-    int64_t  window_start;   /* Unix seconds */
-    unsigned failures;
+/* Which peer list a /get-list answer carries. */
+enum tracker_list_kind {
+    TRACKER_LIST_ACTIVE,      /* peers heart-beating now */
+    TRACKER_LIST_ALL,         /* every registered peer (?all=1) */
+    TRACKER_LIST_CHANNEL,     /* the members of one channel (?channel=) */
+};
+
+/*
+ * One cached peer list: the JSON array as /get-list writes it.  It holds
+ * while nothing was written (gen: the tracker's write generation; data
+ * version: other processes' commits to the file) and until the first
+ * listed peer expires, when the same query would answer differently.
+ */
+struct tracker_list {
+    bool     used;
+    enum tracker_list_kind kind;
+    int64_t  channel;          /* TRACKER_LIST_CHANNEL: the channel's id */
+    uint64_t gen;              /* tr->list_gen when built */
+    int64_t  data_version;     /* PRAGMA data_version when built */
+    int64_t  valid_until;      /* Unix seconds: first expiry of a listed peer */
+    uint64_t last_use;         /* tr->list_tick of its last use (LRU) */
+    size_t   n;                /* peers in json */
+    bool     truncated;        /* more than TRACKER_MAX_LIST */
+    buf      json;             /* "[{...},...]" */
+};
+
+/* What the failure limiter counts (each with its own keys). */
+enum tracker_limit {
+    TRACKER_LIMIT_LOGIN,      /* failed logins per client address */
+    TRACKER_LIMIT_SIGNUP,     /* refused sign-ups (name taken, invalid) per address */
+    TRACKER_LIMIT_CHANNEL,    /* wrong channel passwords per address and per account */
+    TRACKER_LIMIT__COUNT
 };
 
 struct tracker_metrics {
     uint64_t requests;
-    uint64_t logins_ok, logins_failed, logins_limited;
+    uint64_t logins_ok, logins_failed;
+    uint64_t limited[TRACKER_LIMIT__COUNT];   /* 429s of the failure limiter */
     uint64_t registrations;
     uint64_t tickets_issued, tickets_verified;
     uint64_t peers_expired;
+    uint64_t list_hits, list_builds;
     struct { int status; uint64_t n; } responses[TRACKER_STATUS_SLOTS];
+};
+
+/* The options that a SIGHUP may change (role_tracker.c reads them). */
+struct tracker_config {
+    unsigned heartbeat_ms;         /* base interval */
+    unsigned ticket_ttl;           /* seconds */
+    bool     allow_signup;
+    bool     allow_advertised;
+    unsigned rate_max, rate_window;   /* failure limiter: failures per window (s) */
 };
 
 struct tracker {
     wr_app   *app;
     db       *store;
     ev_timer  sweeper;
-    unsigned  heartbeat_ms;        /* base interval */
-    unsigned  ticket_ttl;          /* seconds */
-    bool      allow_signup;
-    bool      allow_advertised;
-    unsigned  rate_max, rate_window;
+    bool      stopping;            /* graceful stop under way */
+    struct tracker_config cfg;
+    struct role_opts   *opts;      /* as started: the file (-c) and the flags */
     int64_t   started_at;          /* Unix seconds */
     int64_t   last_purge;          /* Unix seconds: last session purge */
-    struct tracker_rate_slot rate[TRACKER_RATE_SLOTS];
+    rl       *limiter;             /* failures: logins, sign-ups, channel passwords */
     struct tracker_metrics m;
     struct tracker_stmts *q;       /* tracker_db.c */
+    uint64_t  list_gen;            /* bumped by every write of tracker_db.c */
+    uint64_t  list_tick;           /* use clock of the list cache */
+    struct tracker_list lists[TRACKER_LIST_SLOTS];
 };
 
 /* The caller of a request, from its session. */
@@ -89,6 +135,7 @@ struct tracker_peer {
     int     port;
     bool    online;
     int64_t last_seen_at, registered_at;
+    int64_t expires_at;                  /* Unix seconds: not active from then */
     unsigned heartbeat_ms;
 };
 
@@ -138,6 +185,9 @@ int tracker_db_channel_peers(struct tracker *tr, int64_t channel,
 long tracker_db_sweep(struct tracker *tr);
 /* Counts for the status page and /metrics; -1 on error. */
 int64_t tracker_db_count(struct tracker *tr, const char *what);
+/* PRAGMA data_version: changes when another connection commits to the
+ * file (the tracker's own writes bump tr->list_gen instead); -1 on error. */
+int64_t tracker_db_data_version(struct tracker *tr);
 
 /* Channel by name for user (member/role filled for that user): 1, 0, -1. */
 int tracker_db_channel_get(struct tracker *tr, const char *name, int64_t user,
@@ -195,6 +245,41 @@ void tracker_store_error(struct tracker *tr, http_txn *t, const char *what);
 bool tracker_channel_name_valid(const char *name);
 /* Counts one answer of status for /metrics. */
 void tracker_count_status(struct tracker *tr, int status);
+/* The failure limiter (src/ratelimit.c) for `what` of subject (a client
+ * address, or "u<id>" for an account).  tracker_limited() answers 429 with
+ * Retry-After and returns true when subject must wait; tracker_failed()
+ * counts one failure. */
+bool tracker_limited(struct tracker *tr, http_txn *t, enum tracker_limit what,
+                     const char *subject);
+void tracker_failed(struct tracker *tr, enum tracker_limit what, const char *subject);
+
+/* ---- role_tracker.c ---- */
+
+/* The run-time options of o into *c.  0, or -1 after logging what is wrong. */
+int tracker_options(struct tracker_config *c, const struct role_opts *o);
+/* Starts (again) the sweeper with the current heart-beat interval (not
+ * once the tracker is stopping). */
+void tracker_sweeper_start(struct tracker *tr);
+
+/* ---- tracker_conf.c ---- */
+
+/* Remembers the options as started (o->kv[i].from_cli marks flags, which
+ * keep winning over the file at reloads). */
+void tracker_conf_init(struct tracker *tr, struct role_opts *o);
+/* SIGHUP: re-reads the configuration file; applies and logs the options
+ * that changed, or refuses a bad file (logged) and keeps the old ones. */
+void tracker_conf_reload(struct tracker *tr);
+
+/* ---- tracker_list.c ---- */
+
+/* The peer list of kind (channel: its id, else ignored), from the cache
+ * when still exact, else queried and cached.  NULL on a store failure
+ * (db_errmsg says why) or when the list outgrew its buffer (logged).  The
+ * list stays valid until the next call. */
+const struct tracker_list *tracker_list_get(struct tracker *tr,
+                                            enum tracker_list_kind kind, int64_t channel);
+/* Frees the cached lists. */
+void tracker_list_release(struct tracker *tr);
 
 /* ---- handlers: register their routes on tr->app.  0 or -1. ---- */
 int tracker_auth_routes(struct tracker *tr);

@@ -1,6 +1,7 @@
 /*
- * tracker_auth.c - POST /login, POST /logout, POST /register, and the
- * limiter of failed logins per client address (429 with Retry-After).
+ * tracker_auth.c - POST /login, POST /logout, POST /register.  Failed
+ * logins and refused sign-ups are counted per client address by the
+ * failure limiter (tracker_limited: 429 with Retry-After).
  * Accounts and sessions are the store's (the backend shares them).
  */
 #include "config.h"
@@ -11,60 +12,6 @@
 
 #include "tracker.h"
 #include "weaprous/log.h"
-
-/* ---- failed-login limiter: a fixed window per address ---- */
-
-/* 0: free, 1: its window is over, 2: in use (a better victim ranks lower). */
-static int rate_rank(const struct tracker *tr, const struct tracker_rate_slot *s,
-                     int64_t now)
-{
-    if (!s->addr[0])
-        return 0;
-    return now - s->window_start >= (int64_t)tr->rate_window ? 1 : 2;
-}
-
-/* The slot of addr: its own, else (create) a free or stale one, else the
- * oldest: under a flood of addresses the limiter forgets, never refuses. */
-static struct tracker_rate_slot *rate_slot(struct tracker *tr, const char *addr,
-                                           int64_t now, bool create)
-{
-    struct tracker_rate_slot *spare = NULL;
-    for (size_t i = 0; i < TRACKER_RATE_SLOTS; i++) {
-        struct tracker_rate_slot *s = &tr->rate[i];
-        if (s->addr[0] && strcmp(s->addr, addr) == 0)
-            return s;
-        int r = rate_rank(tr, s, now), rs = spare ? rate_rank(tr, spare, now) : 3;
-        if (r < rs || (r == rs && s->window_start < spare->window_start))
-            spare = s;
-    }
-    if (!create)
-        return NULL;
-    snprintf(spare->addr, sizeof(spare->addr), "%s", addr);
-    spare->window_start = now;
-    spare->failures = 0;
-    return spare;
-}
-
-/* Seconds until addr may try again, or 0 when it may now. */
-static int64_t rate_wait(struct tracker *tr, const char *addr, int64_t now)
-{
-    struct tracker_rate_slot *s = rate_slot(tr, addr, now, false);
-    if (!s || now - s->window_start >= (int64_t)tr->rate_window)
-        return 0;
-    if (s->failures < tr->rate_max)
-        return 0;
-    return s->window_start + tr->rate_window - now;
-}
-
-static void rate_fail(struct tracker *tr, const char *addr, int64_t now)
-{
-    struct tracker_rate_slot *s = rate_slot(tr, addr, now, true);
-    if (now - s->window_start >= (int64_t)tr->rate_window) {
-        s->window_start = now;
-        s->failures = 0;
-    }
-    s->failures++;
-}
 
 /* ---- credentials from a JSON or form body ---- */
 
@@ -133,17 +80,7 @@ static void auth_login(http_txn *t, void *arg)
 {
     struct tracker *tr = arg;
     const char *name, *pass, *addr = http_txn_remote_addr(t);
-    int64_t now = db_now(tr->store), wait = rate_wait(tr, addr, now);
-    char retry[24];
-    if (wait > 0) {
-        tr->m.logins_limited++;
-        snprintf(retry, sizeof(retry), "%lld", (long long)wait);
-        http_txn_add_header(t, "Retry-After", retry);
-        tracker_error(tr, t, 429, "too many requests",
-                      "too many failed logins from this address; try again later");
-        return;
-    }
-    if (auth_fields(tr, t, &name, &pass) < 0)
+    if (tracker_limited(tr, t, TRACKER_LIMIT_LOGIN, addr) || auth_fields(tr, t, &name, &pass) < 0)
         return;
     struct db_user u;
     switch (db_user_check_password(tr->store, name, pass, &u)) {
@@ -156,7 +93,7 @@ static void auth_login(http_txn *t, void *arg)
         return;
     case DB_AUTH_BAD:
         tr->m.logins_failed++;
-        rate_fail(tr, addr, now);
+        tracker_failed(tr, TRACKER_LIMIT_LOGIN, addr);
         log_info("failed login for '%.32s' from %s", name, addr);
         tracker_error(tr, t, 401, "unauthorized", "invalid username or password");
         return;
@@ -171,21 +108,25 @@ static void auth_login(http_txn *t, void *arg)
 static void auth_register(http_txn *t, void *arg)
 {
     struct tracker *tr = arg;
-    const char *name, *pass;
+    const char *name, *pass, *addr = http_txn_remote_addr(t);
     struct db_user u;
-    if (!tr->allow_signup) {
+    if (!tr->cfg.allow_signup) {
         tracker_error(tr, t, 403, "forbidden",
                       "sign-up is disabled on this tracker (--allow-signup)");
         return;
     }
-    if (auth_fields(tr, t, &name, &pass) < 0)
+    if (tracker_limited(tr, t, TRACKER_LIMIT_SIGNUP, addr) || auth_fields(tr, t, &name, &pass) < 0)
         return;
     if (db_user_add(tr->store, name, pass) < 0 || db_user_get(tr->store, name, &u) < 0) {
+        /* A taken name tells that the account exists: refusals are
+         * counted, so that nobody lists the accounts by trying names. */
         switch (db_errcode(tr->store)) {
         case DB_E_EXISTS:
+            tracker_failed(tr, TRACKER_LIMIT_SIGNUP, addr);
             tracker_error(tr, t, 409, "conflict", "this user name is taken");
             return;
         case DB_E_INVALID:
+            tracker_failed(tr, TRACKER_LIMIT_SIGNUP, addr);
             tracker_error(tr, t, 422, "unprocessable entity",
                           "user name: 1-32 of A-Z a-z 0-9 . _ - starting with a"
                           " letter or digit; password: 1-1024 bytes");

@@ -66,7 +66,27 @@ static void chan_answer(struct tracker *tr, http_txn *t, int status,
     tracker_reply(tr, t, status);
 }
 
-/* May u join c?  0 yes, or -1 after answering 403 (or 5xx). */
+/* Checks pw against c's password: 0 right, or -1 after answering 403, or
+ * 429 when the address or the account guessed wrong too often (counted
+ * apart: many accounts from one address, or one account from many). */
+static int chan_password(struct tracker *tr, http_txn *t, const struct tracker_user *u,
+                         const struct tracker_channel *c, const char *pw)
+{
+    const char *addr = http_txn_remote_addr(t);
+    char account[24];
+    snprintf(account, sizeof(account), "u%lld", (long long)u->id);
+    if (tracker_limited(tr, t, TRACKER_LIMIT_CHANNEL, addr)
+        || tracker_limited(tr, t, TRACKER_LIMIT_CHANNEL, account))
+        return -1;
+    if (pwhash_verify(pw, c->password_hash) == 1)
+        return 0;
+    tracker_failed(tr, TRACKER_LIMIT_CHANNEL, addr);
+    tracker_failed(tr, TRACKER_LIMIT_CHANNEL, account);
+    tracker_error(tr, t, 403, "forbidden", "wrong channel password");
+    return -1;
+}
+
+/* May u join c?  0 yes, or -1 after answering 403, 429 (or 5xx). */
 static int chan_admit(struct tracker *tr, http_txn *t, const struct tracker_user *u,
                       const struct tracker_channel *c, const json_value *root)
 {
@@ -86,11 +106,11 @@ static int chan_admit(struct tracker *tr, http_txn *t, const struct tracker_user
     const char *pw;
     if (tracker_str(t, root, "password", TRACKER_MAX_CHANNEL_PW, &pw, tr) < 0)
         return -1;
-    if (pw && pwhash_verify(pw, c->password_hash) == 1)
-        return 0;
-    tracker_error(tr, t, 403, "forbidden",
-                  pw ? "wrong channel password" : "this channel needs \"password\"");
-    return -1;
+    if (!pw) {
+        tracker_error(tr, t, 403, "forbidden", "this channel needs \"password\"");
+        return -1;
+    }
+    return chan_password(tr, t, u, c, pw);
 }
 
 /* Creates name for u with access (and password) and answers 201. */

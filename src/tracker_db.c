@@ -27,11 +27,12 @@
     "FROM channels c LEFT JOIN users o ON o.id = c.owner_id " \
     "LEFT JOIN memberships m ON m.channel_id = c.id AND m.user_id = ?2 "
 
-/* Peer rows: user, ip, port, online, last_seen_at, registered_at, heartbeat_ms. */
+/* Peer rows: user, ip, port, online, last_seen_at, registered_at, heartbeat_ms,
+ * expires_at. */
 #define PEER_COLS(online) \
     "SELECT u.name, COALESCE(p.ip, ''), COALESCE(p.port, 0), " online ", " \
     "COALESCE(p.last_seen_at, 0), COALESCE(p.registered_at, 0), " \
-    "COALESCE(p.heartbeat_ms, 0) "
+    "COALESCE(p.heartbeat_ms, 0), COALESCE(p.expires_at, 0) "
 
 enum tracker_q {
     TQ_ALL_OFFLINE, TQ_PEER_PREV, TQ_PEER_PUT, TQ_PEER_BEAT, TQ_PEER_STOP,
@@ -42,6 +43,7 @@ enum tracker_q {
     TQ_INVITE_DELETE, TQ_INVITED, TQ_INVITE_INSERT, TQ_MEMBER_DELETE,
     TQ_OWNER_PASS, TQ_OWNER_ROLE, TQ_CHAN_DELETE_EMPTY,
     TQ_TICKET_INSERT, TQ_TICKET_OPEN, TQ_TICKET_GET, TQ_TICKET_USE,
+    TQ_DATA_VERSION,
     TQ__COUNT
 };
 
@@ -124,6 +126,7 @@ static const char *const tracker_sql[TQ__COUNT] = {
     [TQ_TICKET_USE] =
         "UPDATE tickets SET used_at = ?3 WHERE token_hash = ?1 AND target_id = ?2"
         " AND used_at IS NULL AND expires_at > ?3",
+    [TQ_DATA_VERSION] = "PRAGMA data_version",
 };
 
 struct tracker_stmts {
@@ -186,9 +189,17 @@ static int tq_run(struct tracker *tr, sqlite3_stmt *st)
         return -1;
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    /* Any write may change a /get-list answer: the cached lists are
+     * rebuilt (after a failure too: a rolled-back write costs a rebuild,
+     * a missed one would cost a wrong answer). */
+    if (rc != SQLITE_DONE) {
+        tr->list_gen++;
         return db_fail_sqlite(tr->store, rc, "tracker update");
-    return sqlite3_changes(db_sqlite(tr->store));
+    }
+    int n = sqlite3_changes(db_sqlite(tr->store));
+    if (n > 0)
+        tr->list_gen++;
+    return n;
 }
 
 /* Steps to the next row: 1 row, 0 done (statement reset), -1 error. */
@@ -264,6 +275,7 @@ static void peer_read(sqlite3_stmt *st, struct tracker_peer *p)
     p->last_seen_at = sqlite3_column_int64(st, 4);
     p->registered_at = sqlite3_column_int64(st, 5);
     p->heartbeat_ms = (unsigned)sqlite3_column_int64(st, 6);
+    p->expires_at = sqlite3_column_int64(st, 7);
 }
 
 int tracker_db_peer_active(struct tracker *tr, const char *user,
@@ -281,6 +293,7 @@ int tracker_db_peer_active(struct tracker *tr, const char *user,
     p->last_seen_at = sqlite3_column_int64(st, 3);
     p->registered_at = sqlite3_column_int64(st, 4);
     p->heartbeat_ms = (unsigned)sqlite3_column_int64(st, 5);
+    p->expires_at = 0;   /* not needed by the callers */
     sqlite3_reset(st);
     return 1;
 }
@@ -344,6 +357,16 @@ int64_t tracker_db_count(struct tracker *tr, const char *what)
         return n;
     }
     return -1;
+}
+
+int64_t tracker_db_data_version(struct tracker *tr)
+{
+    sqlite3_stmt *st = tq(tr, TQ_DATA_VERSION, "");
+    if (tq_row(tr, st) != 1)
+        return -1;
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return v;
 }
 
 /* ---- channels ---- */

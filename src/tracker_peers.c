@@ -5,7 +5,8 @@
  * One peer per account; a peer is active while it heart-beats (expiry:
  * three of its intervals, computed in the queries, the sweeper clears the
  * flag later).  The interval told to each peer carries jitter so that
- * peers started together do not beat in step.
+ * peers started together do not beat in step.  /get-list answers from
+ * the cached lists of tracker_list.c.
  */
 #include "config.h"
 
@@ -16,15 +17,13 @@
 #include "tracker.h"
 #include "weaprous/entropy.h"
 
-#define TRACKER_MAX_LIST 10000   /* peers in one answer; then "truncated" */
-
 unsigned tracker_jitter(const struct tracker *tr)
 {
     uint32_t r = 0;
-    unsigned span = tr->heartbeat_ms * TRACKER_JITTER_PCT / 100;
+    unsigned span = tr->cfg.heartbeat_ms * TRACKER_JITTER_PCT / 100;
     if (span == 0 || entropy_fill(&r, sizeof(r)) < 0)
-        return tr->heartbeat_ms;   /* no randomness: no jitter, still correct */
-    return tr->heartbeat_ms - span + r % (2 * span + 1);
+        return tr->cfg.heartbeat_ms;   /* no randomness: no jitter, still correct */
+    return tr->cfg.heartbeat_ms - span + r % (2 * span + 1);
 }
 
 /* Canonical text of an IPv4 or IPv6 address (an IPv4-mapped IPv6 address
@@ -62,7 +61,7 @@ static int peer_ip(struct tracker *tr, http_txn *t, const json_value *root,
         tracker_error(tr, t, 422, "unprocessable entity", "\"ip\" is not an IPv4 or IPv6 address");
         return -1;
     }
-    if (!tr->allow_advertised && strcmp(ip, own) != 0) {
+    if (!tr->cfg.allow_advertised && strcmp(ip, own) != 0) {
         char detail[160];
         snprintf(detail, sizeof(detail), "\"ip\" must be your own address (%s);"
                  " the operator may allow others (--allow-advertised-addr)", own);
@@ -203,41 +202,6 @@ static void peer_heartbeat(http_txn *t, void *arg)
 
 /* ---- GET /get-list ---- */
 
-struct peer_list {
-    json_writer *w;
-    size_t       n;
-    bool         truncated;
-};
-
-static int peer_write(const struct tracker_peer *p, void *arg)
-{
-    struct peer_list *l = arg;
-    json_writer *w = l->w;
-    if (l->n++ >= TRACKER_MAX_LIST) {
-        l->truncated = true;
-        return 1;
-    }
-    json_w_begin_object(w);
-    json_w_key(w, "user");
-    json_w_string(w, p->user);
-    json_w_key(w, "ip");
-    json_w_string(w, p->online ? p->ip : NULL);   /* stale addresses are not given */
-    json_w_key(w, "port");
-    if (p->online)
-        json_w_int(w, p->port);
-    else
-        json_w_null(w);
-    json_w_key(w, "online");
-    json_w_bool(w, p->online);
-    json_w_key(w, "last_seen");
-    if (p->last_seen_at)
-        json_w_int(w, p->last_seen_at);
-    else
-        json_w_null(w);
-    json_w_end_object(w);
-    return 0;
-}
-
 static int channel_name_write(const struct tracker_channel *c, void *arg)
 {
     json_writer *w = arg;
@@ -275,35 +239,51 @@ static int list_channel(struct tracker *tr, http_txn *t, const struct tracker_us
     return -1;
 }
 
+/* The list ?channel= or ?all= asks for; NULL after answering 5xx. */
+static const struct tracker_list *list_of(struct tracker *tr, http_txn *t, const char *name,
+                                          const struct tracker_channel *c)
+{
+    const char *all = app_query(t, "all");
+    enum tracker_list_kind kind = name ? TRACKER_LIST_CHANNEL
+                                  : all && strcmp(all, "0") != 0 ? TRACKER_LIST_ALL
+                                  : TRACKER_LIST_ACTIVE;
+    const struct tracker_list *l = tracker_list_get(tr, kind, name ? c->id : 0);
+    if (!l)
+        tracker_store_error(tr, t, "get-list");
+    return l;
+}
+
+/* GET /get-list[?channel=NAME][&all=1]: the peers from the cached list
+ * (tracker_list.c); the caller's channels are asked for every time since
+ * they depend on who asks. */
 static void peer_get_list(http_txn *t, void *arg)
 {
     struct tracker *tr = arg;
     struct tracker_user u;
     struct tracker_channel c;
-    const char *name = app_query(t, "channel"), *all = app_query(t, "all");
-    if (tracker_auth(tr, t, &u) < 0 || (name && list_channel(tr, t, &u, name, &c) < 0))
+    const struct tracker_list *l;
+    const char *name = app_query(t, "channel");
+    if (tracker_auth(tr, t, &u) < 0 || (name && list_channel(tr, t, &u, name, &c) < 0)
+        || !(l = list_of(tr, t, name, &c)))
         return;
-    struct peer_list l = { tracker_json(t), 0, false };
-    json_w_begin_object(l.w);
+    json_writer *w = tracker_json(t);
+    json_w_begin_object(w);
     if (name) {
-        json_w_key(l.w, "channel");
-        json_w_string(l.w, c.name);
+        json_w_key(w, "channel");
+        json_w_string(w, c.name);
     }
-    json_w_key(l.w, "peers");
-    json_w_begin_array(l.w);
-    int r = name ? tracker_db_channel_peers(tr, c.id, peer_write, &l)
-                 : tracker_db_peer_list(tr, all && strcmp(all, "0") != 0, peer_write, &l);
-    json_w_end_array(l.w);
+    json_w_key(w, "peers");
+    json_w_raw(w, buf_ptr(&l->json), buf_len(&l->json));
+    int r = 0;
     if (!name) {
-        json_w_key(l.w, "channels");
-        json_w_begin_array(l.w);
-        if (r >= 0)
-            r = tracker_db_channel_list(tr, u.id, channel_name_write, l.w);
-        json_w_end_array(l.w);
+        json_w_key(w, "channels");
+        json_w_begin_array(w);
+        r = tracker_db_channel_list(tr, u.id, channel_name_write, w);
+        json_w_end_array(w);
     }
-    json_w_key(l.w, "truncated");
-    json_w_bool(l.w, l.truncated);
-    json_w_end_object(l.w);
+    json_w_key(w, "truncated");
+    json_w_bool(w, l->truncated);
+    json_w_end_object(w);
     if (r < 0)
         tracker_store_error(tr, t, "get-list");
     else

@@ -153,3 +153,41 @@ bool tracker_channel_name_valid(const char *name)
     }
     return true;
 }
+
+/* ---- the failure limiter ---- */
+
+static void limit_key(char key[RL_MAX_KEY], enum tracker_limit what, const char *subject)
+{
+    static const char prefix[TRACKER_LIMIT__COUNT] = {
+        [TRACKER_LIMIT_LOGIN] = 'l', [TRACKER_LIMIT_SIGNUP] = 'r',
+        [TRACKER_LIMIT_CHANNEL] = 'p',
+    };
+    snprintf(key, RL_MAX_KEY, "%c:%s", prefix[what], subject);
+}
+
+bool tracker_limited(struct tracker *tr, http_txn *t, enum tracker_limit what,
+                     const char *subject)
+{
+    static const char *const detail[TRACKER_LIMIT__COUNT] = {
+        [TRACKER_LIMIT_LOGIN] = "too many failed logins from this address; try again later",
+        [TRACKER_LIMIT_SIGNUP] = "too many refused sign-ups from this address; try again later",
+        [TRACKER_LIMIT_CHANNEL] = "too many wrong channel passwords; try again later",
+    };
+    char key[RL_MAX_KEY], retry[24];
+    limit_key(key, what, subject);
+    int64_t wait = rl_wait(tr->limiter, key, db_now(tr->store));
+    if (wait <= 0)
+        return false;
+    tr->m.limited[what]++;
+    snprintf(retry, sizeof(retry), "%lld", (long long)wait);
+    http_txn_add_header(t, "Retry-After", retry);
+    tracker_error(tr, t, 429, "too many requests", detail[what]);
+    return true;
+}
+
+void tracker_failed(struct tracker *tr, enum tracker_limit what, const char *subject)
+{
+    char key[RL_MAX_KEY];
+    limit_key(key, what, subject);
+    rl_fail(tr->limiter, key, db_now(tr->store));
+}

@@ -67,7 +67,7 @@ static void status_page(http_txn *t, void *arg)
         (long long)c.active, (long long)c.peers, (long long)c.channels,
         (long long)c.users, (long long)(c.uptime / 86400),
         (long long)(c.uptime / 3600 % 24), (long long)(c.uptime / 60 % 60),
-        (long long)(c.uptime % 60), tr->heartbeat_ms);
+        (long long)(c.uptime % 60), tr->cfg.heartbeat_ms);
     struct status_page p = { t, 0 };
     tracker_db_channel_list(tr, 0, status_channel, &p);
     http_txn_printf(t, "</ul>\n<p>API: POST /login, /submit-info, /heartbeat, "
@@ -115,6 +115,11 @@ static void status_metrics(http_txn *t, void *arg)
          "Peers known (active or not)", c.peers);
     prom(t, "weaprous_tracker_peers_expired_total", "counter",
          "Peers taken off the active list by the sweeper", (long long)m->peers_expired);
+    prom(t, "weaprous_tracker_list_cache_hits_total", "counter",
+         "/get-list answers from a cached peer list", (long long)m->list_hits);
+    prom(t, "weaprous_tracker_list_builds_total", "counter",
+         "Peer lists queried and cached (a write, an expiry or a new list)",
+         (long long)m->list_builds);
     prom(t, "weaprous_tracker_channels", "gauge", "Channels", c.channels);
     prom(t, "weaprous_tracker_accounts", "gauge", "User accounts", c.users);
     prom(t, "weaprous_tracker_logins_total", "counter", "Successful logins",
@@ -122,7 +127,14 @@ static void status_metrics(http_txn *t, void *arg)
     prom(t, "weaprous_tracker_login_failures_total", "counter", "Failed logins",
          (long long)m->logins_failed);
     prom(t, "weaprous_tracker_logins_limited_total", "counter",
-         "Logins refused by the failed-login limiter (429)", (long long)m->logins_limited);
+         "Logins refused by the failure limiter (429)",
+         (long long)m->limited[TRACKER_LIMIT_LOGIN]);
+    prom(t, "weaprous_tracker_signups_limited_total", "counter",
+         "Sign-ups refused by the failure limiter (429)",
+         (long long)m->limited[TRACKER_LIMIT_SIGNUP]);
+    prom(t, "weaprous_tracker_channel_passwords_limited_total", "counter",
+         "Channel joins refused by the failure limiter (429)",
+         (long long)m->limited[TRACKER_LIMIT_CHANNEL]);
     prom(t, "weaprous_tracker_registrations_total", "counter", "Accounts created by sign-up",
          (long long)m->registrations);
     prom(t, "weaprous_tracker_tickets_issued_total", "counter", "Introduction tickets issued",

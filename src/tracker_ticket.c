@@ -59,7 +59,7 @@ static int ticket_issue(struct tracker *tr, http_txn *t, const struct tracker_us
         return -1;
     }
     sha256_hex(ticket, TICKET_HEX_LEN, hash);
-    *expires = db_now(tr->store) + tr->ticket_ttl;
+    *expires = db_now(tr->store) + tr->cfg.ticket_ttl;
     if (tracker_db_ticket_put(tr, hash, u->id, target, *expires) < 0)
         goto fail;
     tr->m.tickets_issued++;
@@ -102,7 +102,7 @@ static void ticket_connect(http_txn *t, void *arg)
     json_w_key(w, "expires_at");
     json_w_int(w, expires);
     json_w_key(w, "expires_in");
-    json_w_int(w, tr->ticket_ttl);
+    json_w_int(w, tr->cfg.ticket_ttl);
     json_w_end_object(w);
     tracker_reply(tr, t, 200);
 }

@@ -17,6 +17,7 @@
  *   http_client.h  non-blocking HTTP/1.1 client on the reactor
  *   db.h      the SQLite store: migrations, accounts, sessions
  *   weblogin.h  cookie-session login pages on top of db.h and static.h
+ *   ratelimit.h a bounded failure limiter (logins, sign-ups, passwords)
  */
 #ifndef WEAPROUS_H
 #define WEAPROUS_H
@@ -40,5 +41,6 @@
 #include "weaprous/http_client.h"
 #include "weaprous/db.h"
 #include "weaprous/weblogin.h"
+#include "weaprous/ratelimit.h"
 
 #endif

@@ -11,24 +11,18 @@
 
 #include "weaprous/json.h"
 #include "weaprous/log.h"
+#include "weaprous/ratelimit.h"
 #include "weaprous/weblogin.h"
 
 #define WEBLOGIN_COOKIE_SESSION "session"
 #define WEBLOGIN_COOKIE_AUTH    "auth"
-
-/* One rate-limit counter: failures of one key in the current window. */
-struct weblogin_slot {
-    char     key[WEBLOGIN_MAX_KEY];
-    int64_t  window_start;
-    unsigned failures;
-};
 
 struct weblogin {
     db                    *store;
     static_ctx            *pages;
     struct weblogin_config cfg;
     int64_t                last_purge;   /* db_now() of the last purge */
-    struct weblogin_slot   slots[WEBLOGIN_RATE_SLOTS];
+    rl                    *limiter;      /* failures per address and per account */
 };
 
 /* Credentials from a login body; sizes are the store's caps plus one so
@@ -53,11 +47,25 @@ weblogin *weblogin_new(db *store, static_ctx *pages, const struct weblogin_confi
         w->cfg.rate_max = WEBLOGIN_RATE_MAX;
     if (!w->cfg.rate_window)
         w->cfg.rate_window = WEBLOGIN_RATE_WINDOW;
+    /* The limiter's ceilings (a million failures, a day) are far past any
+     * useful setting: clamped, so that only memory can fail here. */
+    if (w->cfg.rate_max > RL_MAX_LIMIT)
+        w->cfg.rate_max = RL_MAX_LIMIT;
+    if (w->cfg.rate_window > RL_MAX_WINDOW)
+        w->cfg.rate_window = RL_MAX_WINDOW;
+    w->limiter = rl_new(WEBLOGIN_RATE_SLOTS, w->cfg.rate_max, w->cfg.rate_window);
+    if (!w->limiter) {
+        free(w);
+        return NULL;
+    }
     return w;
 }
 
 void weblogin_free(weblogin *w)
 {
+    if (!w)
+        return;
+    rl_free(w->limiter);
     free(w);
 }
 
@@ -66,57 +74,8 @@ void weblogin_set_pages(weblogin *w, static_ctx *pages)
     w->pages = pages;
 }
 
-/* ---- rate limiting ---- */
-
-/* How willing we are to reuse a slot: empty, then expired, then the live
- * one with the fewest failures, so that a flood of new keys cannot evict the
- * counter of an address that is already being limited. */
-static unsigned long weblogin_slot_rank(const weblogin *w, const struct weblogin_slot *s,
-                                        int64_t now)
-{
-    if (!s->key[0])
-        return 0;
-    if (now - s->window_start >= w->cfg.rate_window)
-        return 1;
-    return 2ul + s->failures;
-}
-
-/* Finds the slot of key, or takes the most reusable one for it. */
-static struct weblogin_slot *weblogin_slot(weblogin *w, const char *key, int64_t now)
-{
-    struct weblogin_slot *victim = &w->slots[0];
-
-    for (size_t i = 0; i < WEBLOGIN_RATE_SLOTS; i++) {
-        struct weblogin_slot *s = &w->slots[i];
-        if (s->key[0] && strcmp(s->key, key) == 0)
-            return s;
-        if (weblogin_slot_rank(w, s, now) < weblogin_slot_rank(w, victim, now))
-            victim = s;
-    }
-    snprintf(victim->key, sizeof victim->key, "%s", key);
-    victim->window_start = now;
-    victim->failures = 0;
-    return victim;
-}
-
-/* Seconds until key may try again, 0 when it may now. */
-static int64_t weblogin_blocked(weblogin *w, const char *key, int64_t now)
-{
-    struct weblogin_slot *s = weblogin_slot(w, key, now);
-
-    if (now - s->window_start >= w->cfg.rate_window) {
-        s->window_start = now;
-        s->failures = 0;
-    }
-    if (s->failures < w->cfg.rate_max)
-        return 0;
-    return s->window_start + w->cfg.rate_window - now;
-}
-
-static void weblogin_count_failure(weblogin *w, const char *key, int64_t now)
-{
-    weblogin_slot(w, key, now)->failures++;
-}
+/* ---- rate limiting: src/ratelimit.c, one table for addresses and
+ * accounts (their keys differ by prefix) ---- */
 
 /* Rate-limit keys: the client address, and the account name folded to
  * lower case (names are unique ignoring case). */
@@ -321,8 +280,8 @@ static void weblogin_grant(weblogin *w, http_txn *t, const struct db_user *u)
 static bool weblogin_limited(weblogin *w, http_txn *t, const char *akey, const char *ukey)
 {
     int64_t now = db_now(w->store);
-    int64_t wait = weblogin_blocked(w, akey, now);
-    int64_t wait_u = weblogin_blocked(w, ukey, now);
+    int64_t wait = rl_wait(w->limiter, akey, now);
+    int64_t wait_u = rl_wait(w->limiter, ukey, now);
 
     if (wait_u > wait)
         wait = wait_u;
@@ -353,8 +312,8 @@ static void weblogin_check(weblogin *w, http_txn *t, struct weblogin_creds *c)
         weblogin_grant(w, t, &u);
         return;
     }
-    weblogin_count_failure(w, akey, db_now(w->store));
-    weblogin_count_failure(w, ukey, db_now(w->store));
+    rl_fail(w->limiter, akey, db_now(w->store));
+    rl_fail(w->limiter, ukey, db_now(w->store));
     /* Only a valid name goes to the log: no control bytes from a client. */
     log_info("login failed: user '%s' from %s%s",
              db_user_name_valid(c->username) ? c->username : "(invalid name)",

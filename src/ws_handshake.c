@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base64.h"
 #include "weaprous/ws.h"
@@ -16,6 +17,25 @@ static bool ws_key_valid(const struct http_header *k)
 
     return k && k->value_len == WS_KEY_LEN &&
            base64_decode(k->value, k->value_len, raw, sizeof raw) == 16;
+}
+
+/* The field name, if the head carries it exactly once; NULL if absent or
+ * repeated (RFC 6455 11.3.1: the key must not appear more than once; two
+ * keys leave the accept value ambiguous). */
+static const struct http_header *ws_field_once(const struct http_head *h, const char *name)
+{
+    const struct http_header *found = NULL;
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < h->num_headers; i++) {
+        const struct http_header *f = &h->headers[i];
+        if (f->name_len != n || strncasecmp(f->name, name, n) != 0)
+            continue;
+        if (found)
+            return NULL;
+        found = f;
+    }
+    return found;
 }
 
 int ws_handshake_check(const struct http_head *h)
@@ -31,7 +51,7 @@ int ws_handshake_check(const struct http_head *h)
         return 400;
     if (!(h->flags & HTTP_F_CONN_UPGRADE))
         return 400;
-    if (!ws_key_valid(http_head_find(h, "Sec-WebSocket-Key")))
+    if (!ws_key_valid(ws_field_once(h, "Sec-WebSocket-Key")))
         return 400;
     if (!ver)
         return 400;

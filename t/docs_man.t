@@ -19,7 +19,7 @@ import wrtest  # noqa: E402
 from wrtest import *  # noqa: E402,F403
 
 PAGES = ('weaprous.1', 'weaprous.conf.5', 'weaprous-proxy.conf.5', 'weaprous-sampleapp.1')
-DOCUMENTED = ('backend', 'proxy', 'tracker', 'user', 'version')
+DOCUMENTED = ('backend', 'proxy', 'tracker', 'demo', 'user', 'version')
 
 
 def todo(cond, name, why):

@@ -102,7 +102,10 @@ www, static = D(v['pkgdatadir'] + '/www'), D(v['pkgdatadir'] + '/static')
 r = subprocess.run([exe, 'version'], capture_output=True, text=True, env=env)
 is_(r.returncode, 0, 'installed weaprous version: exit 0')
 like(r.stdout, r'^weaprous %s ' % re.escape(v['PACKAGE_VERSION']), '... prints the version')
-r = subprocess.run([exe, 'backend', '-t', '-c', conf, '--www', www, '--static', static],
+statedir = D(v['localstatedir'] + '/lib/weaprous')
+ok(os.path.isdir(statedir), 'make install creates the database directory')
+r = subprocess.run([exe, 'backend', '-t', '-c', conf, '--www', www, '--static', static,
+                    '--db', statedir + '/weaprous.db'],
                    capture_output=True, text=True, env=env, cwd=dest)
 is_(r.returncode, 0, 'installed backend -t with the installed config and trees')
 like(r.stdout, r'configuration ok', '... says ok')

@@ -3,7 +3,9 @@
 # real process: the MIME/base-directory rule, index and redirect, 404/405,
 # conditionals (304/412), ranges (206/416/If-Range), gzip_static, HEAD, a
 # 20 MiB file streamed intact, traversal attempts (never the secret bytes),
-# and clients that vanish mid-response.
+# clients that vanish mid-response, and files changed or deleted on disk
+# served fresh once the open-file cache's window (1 s by default) is over
+# (t/static_cache.t covers the cache in detail).
 
 import gzip
 import hashlib
@@ -339,6 +341,34 @@ def test_disconnect(port, srv):
     ok(r is not None and r.status == 200, 'server still answers after clients vanished')
 
 
+CACHE_WINDOW = 1.0 + 0.3   # the default open_file_cache_valid_ms, and slack
+
+
+def test_changed_on_disk(port, st):
+    path = os.path.join(st, 'changing.txt')
+    write(path, b'version one')
+    r1 = request(port, 'GET', '/changing.txt')
+    ok(r1 is not None and r1.body == b'version one', 'changing file: first version')
+    with open(path + '.tmp', 'wb') as f:
+        f.write(b'version two, longer')
+    os.rename(path + '.tmp', path)
+    time.sleep(CACHE_WINDOW)
+    r2 = request(port, 'GET', '/changing.txt')
+    ok(r2 is not None and r2.body == b'version two, longer',
+       'changing file: replaced file served after the cache window')
+    ok(r1 is not None and r2 is not None and r1.headers.get('etag') != r2.headers.get('etag'),
+       'changing file: ... with a new ETag')
+    write(path, b'version three (in place)')
+    time.sleep(CACHE_WINDOW)
+    r3 = request(port, 'GET', '/changing.txt')
+    ok(r3 is not None and r3.body == b'version three (in place)',
+       'changing file: file rewritten in place served after the cache window')
+    os.unlink(path)
+    time.sleep(CACHE_WINDOW)
+    r = request(port, 'GET', '/changing.txt')
+    is_(r.status if r else None, 404, 'changing file: deleted file is 404 after the cache window')
+
+
 def main():
     top = tmpdir('static_t.')      # removed at exit unless WR_KEEP_TMP=1
     www, st, css, js, digest = build_tree(top)
@@ -354,6 +384,7 @@ def main():
         test_big(srv.port, digest)
         test_traversal(srv.port)
         test_disconnect(srv.port, srv)
+        test_changed_on_disk(srv.port, st)
         ok(srv.alive(), 'server alive at the end')
     done_testing()
 

@@ -2,13 +2,15 @@
 # t/tracker.t - `weaprous tracker` end to end: the whole API with every
 # error status, heart-beat expiry, one active peer per account, the three
 # channel access policies, tickets (single use, expiry, binding), the
-# failed-login limiter, restart with state kept, 1,000 peers listed, the
-# status page and /metrics.  Real processes, real sockets.
+# failure limiter (logins, sign-ups, channel passwords), restart with state
+# kept, 1,000 peers listed and the cached lists, the status page and
+# /metrics, SIGHUP re-reading the configuration file.  Real processes, real sockets.
 import hashlib
 import http.client
 import json
 import os
 import secrets
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -169,6 +171,15 @@ err_is(cli.call('POST', '/register', {'username': 'bad name!', 'password': 'x'})
        'an invalid user name: 422')
 err_is(cli.call('POST', '/register', {'username': 'dave'}), 400, 'sign-up without password: 400')
 is_(login(cli, 'alice', 'alice-pw') is not None, True, 'the new account logs in')
+# refused sign-ups count against the address (5 per minute by default):
+# the 409 and the 422 above, three more, then even a good name waits
+codes = [cli.call('POST', '/register', {'username': n, 'password': 'x'})[0]
+         for n in ('alice', 'Bob', 'CAROL')]
+is_(codes, [409, 409, 409], 'three more taken names: 409')
+st, h, body = cli.call('POST', '/register', {'username': 'dave', 'password': 'x'})
+is_((st, body.get('error')), (429, 'too many requests'),
+    'after 5 refused sign-ups from one address: 429, even for a free name')
+ok(1 <= int(h.get('retry-after', '0')) <= 60, 'with Retry-After')
 
 # --- submit-info ---
 A, B, C = Client(srv.port, alice), Client(srv.port, bob), Client(srv.port, carol)
@@ -367,7 +378,8 @@ is_(st, 200, '/metrics: 200')
 like(h.get('content-type', ''), r'^text/plain; version=0\.0\.4', 'Prometheus text format')
 like(body, rb'\nweaprous_tracker_peers_active 2\n', 'active peers: 2 (alice, bob)')
 like(body, rb'weaprous_tracker_responses_total\{code="401"\} [1-9]', '401s counted')
-like(body, rb'weaprous_tracker_responses_total\{code="429"\} 6\n', '429s counted')
+like(body, rb'weaprous_tracker_responses_total\{code="429"\} 7\n', '429s counted')
+like(body, rb'\nweaprous_tracker_signups_limited_total 1\n', 'the limited sign-up counted')
 like(body, rb'\nweaprous_tracker_errors_total [1-9]', 'errors counted')
 m = [l for l in body.split(b'\n') if l.startswith(b'weaprous_tracker_requests_total ')]
 ok(m and int(m[0].split()[1]) > 100, 'requests counted')
@@ -433,6 +445,24 @@ ok(1 <= int(h.get('retry-after', '0')) <= 2, '429 carries Retry-After')
 time.sleep(2.1)
 is_(login(cli, 'bob', 'bob-pw') is not None, True, 'after the window, login works')
 
+# wrong channel passwords: 3 per 2 s window, per address and per account
+st, h, body = A.call('POST', '/channels', {'name': 'vault2', 'access': 'password',
+                                           'password': 'pw2'})
+is_(st, 201, 'another password channel')
+codes = [B.call('POST', '/add-list', {'channel': 'vault2', 'password': 'bad'})[0]
+         for _ in range(3)]
+is_(codes, [403, 403, 403], 'three wrong channel passwords: 403')
+st, h, body = B.call('POST', '/add-list', {'channel': 'vault2', 'password': 'pw2'})
+is_(st, 429, 'then even the right one waits: 429')
+ok(1 <= int(h.get('retry-after', '0')) <= 2, 'with Retry-After')
+err_is(B.call('POST', '/add-list', {'channel': 'vault2'}), 403,
+       'no password at all is not a guess: still 403')
+time.sleep(2.1)
+st, h, body = B.call('POST', '/add-list', {'channel': 'vault2', 'password': 'pw2'})
+is_((st, body.get('joined')), (200, True), 'after the window the right password joins')
+like(Client(srv.port).call('GET', '/metrics')[2],
+     rb'\nweaprous_tracker_channel_passwords_limited_total 1\n', 'the 429 counted')
+
 # --- 1,000 peers ---
 t0 = time.monotonic()
 expect = {}
@@ -454,5 +484,99 @@ is_(got, expect, 'every peer with its own address and port')
 is_(body.get('truncated'), False, 'nothing truncated')
 like(Client(srv.port).call('GET', '/')[2], rb'id="peers-online">1002<', 'status page: 1002 online')
 
+# --- the cached lists (tracker_list.c) say what the database says ---
+def metric(port, name):
+    for line in Client(port).call('GET', '/metrics')[2].split(b'\n'):
+        if line.startswith(name.encode() + b' '):
+            return int(line.split()[1])
+    return -1
+
+
+hits = metric(srv.port, 'weaprous_tracker_list_cache_hits_total')
+is_(A.call('GET', '/get-list')[2], body, 'an unchanged list: the same answer')
+ok(metric(srv.port, 'weaprous_tracker_list_cache_hits_total') > hits,
+   '... from the cache')
+# Another process writes to the file (PRAGMA data_version moves): bob gets
+# another port and an expiry 2 s away, before the sweeper's next pass.
+conn = sqlite3.connect(dbfile)
+conn.execute("UPDATE peers SET port = 7999, expires_at = ? WHERE user_id ="
+             " (SELECT id FROM users WHERE name = 'bob')", (int(time.time()) + 2,))
+conn.commit()
+conn.close()
+bobs = [p['port'] for p in A.call('GET', '/get-list')[2]['peers'] if p['user'] == 'bob']
+is_(bobs, [7999], 'a commit by another process shows at once')
+builds = metric(srv.port, 'weaprous_tracker_list_builds_total')
+A.call('GET', '/get-list')
+is_(metric(srv.port, 'weaprous_tracker_list_builds_total'), builds, 'then the cache holds again')
+t0 = time.monotonic()
+wait_until(lambda: 'bob' not in names(A.call('GET', '/get-list')[2]['peers']), 6, 0.1)
+ok('bob' not in names(A.call('GET', '/get-list')[2]['peers']) and time.monotonic() - t0 < 3.5,
+   'a listed peer\'s expiry ends the cached list, with no write (%.1f s)'
+   % (time.monotonic() - t0))
+st, h, body = A.call('GET', '/get-list?all=1')
+is_([p['online'] for p in body['peers'] if p['user'] == 'bob'], [False],
+    'all=1 shows bob offline too')
+
 is_(srv.stop(), 0, 'SIGTERM: clean exit')
+
+# --- SIGHUP re-reads the configuration file ---
+conf = os.path.join(tmp, 'tracker.conf')
+
+
+def write_conf(text):
+    with open(conf, 'w') as f:
+        f.write(text)
+
+
+def hup(srv, marker):
+    """SIGHUP, then wait until the log has one more line with marker."""
+    before = srv.log_text().count(marker)
+    srv.proc.send_signal(signal.SIGHUP)
+    return wait_until(lambda: srv.log_text().count(marker) > before, 5) is True
+
+
+def beat_ms(cli):
+    return cli.call('POST', '/submit-info', {'port': 7001})[2].get('heartbeat_interval_ms', 0)
+
+
+write_conf('# the tracker\n[tracker]\nheartbeat-interval 1\nlogin-max-failures 10\n'
+           '[backend]\nwww /nowhere   # another role\'s section: not ours\n')
+srv = Server('tracker', '-c', conf, '--db', dbfile, '--login-max-failures', '2').start()
+A, cli = Client(srv.port, alice), Client(srv.port)
+ok(900 <= beat_ms(A) <= 1100, 'heart-beat interval 1 s from the file')
+err_is(cli.call('POST', '/register', {'username': 'eve', 'password': 'x'}), 403,
+       'sign-up off (not in the file)')
+write_conf('[tracker]\nheartbeat-interval = 2\nallow-signup\nticket-ttl 5\n'
+           'login-max-failures 10\n')
+ok(hup(srv, 'option'), 'SIGHUP: the file is read again')
+log = srv.log_text()
+like(log, r'reload: heartbeat-interval 1000 ms -> 2000 ms', 'the log says what changed: interval')
+like(log, r'reload: allow-signup off -> on', '... sign-up')
+like(log, r'reload: ticket-ttl 60 s -> 5 s', '... ticket lifetime')
+like(log, r'reload: \S+ read, 3 options changed', '... and how many')
+ok('login-max-failures 2' not in log, 'login-max-failures: the command line keeps winning')
+ok(1800 <= beat_ms(A) <= 2200, 'peers are told the new interval')
+is_(cli.call('POST', '/register', {'username': 'eve', 'password': 'eve-pw'})[0], 201,
+    'sign-up now on')
+codes = [cli.call('POST', '/login', {'username': 'eve', 'password': 'bad'})[0] for _ in range(3)]
+is_(codes, [401, 401, 429], 'the limit of the command line (2) still applies')
+B = Client(srv.port, bob)
+B.call('POST', '/submit-info', {'port': 7003})
+ok(1 <= B.call('POST', '/connect-peer', {'peer': 'alice'})[2].get('expires_in', 0) <= 5,
+   'tickets last the new 5 s')
+
+write_conf('[tracker]\nheartbeat-interval soon\nallow-signup\n')
+ok(hup(srv, 'reload refused'), 'a bad value: the reload is refused')
+like(srv.log_text(), r"bad heartbeat-interval 'soon'", 'the log names the bad option')
+ok(1800 <= beat_ms(A) <= 2200, 'the interval in force stays')
+write_conf('[tracker]\nheartbeat-intervall 3\n')
+ok(hup(srv, 'reload refused'), 'an unknown option: refused')
+like(srv.log_text(), r'tracker\.conf:2: unknown option', 'the log names file and line')
+write_conf('[tracker\n')
+ok(hup(srv, 'reload refused'), 'a malformed section: refused')
+os.unlink(conf)
+ok(hup(srv, 'reload refused'), 'a missing file: refused')
+is_(cli.call('POST', '/register', {'username': 'frank', 'password': 'f-pw'})[0], 201,
+    'after refusals the options in force still apply (sign-up on)')
+is_(srv.stop(), 0, 'SIGTERM after reloads: clean exit')
 done_testing()

@@ -138,6 +138,18 @@ void http_txn_error(http_txn *t, int status);
  * in FILE_CHUNK pieces (never the whole file in memory).  Takes ownership
  * of fd (closed when done, also on failure). */
 void http_txn_send_file(http_txn *t, int fd, off_t offset, off_t length);
+/* Called once when the engine stops using a borrowed fd. */
+typedef void (*http_fd_release_fn)(int fd, void *arg);
+/* Like http_txn_send_file(), but fd is borrowed (e.g. from an open-file
+ * cache): the engine never closes it and reads it only with explicit
+ * offsets (pread, sendfile), so several responses may share it.  It calls
+ * release(fd, arg) exactly once when it no longer needs fd: after the last
+ * byte is handed to the socket, on any failure, when the client goes away,
+ * or at once for HEAD and empty bodies (possibly before this returns).
+ * The caller must keep fd open until then.  release NULL: same as
+ * http_txn_send_file (fd owned and closed). */
+void http_txn_send_fd(http_txn *t, int fd, off_t offset, off_t length,
+                      http_fd_release_fn release, void *arg);
 
 /* Streaming response: begin sends the head now, with Content-Length when
  * content_length >= 0, else chunked (HTTP/1.1) or close-delimited (1.0). */

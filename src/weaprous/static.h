@@ -27,7 +27,13 @@
  * FILE.gz is a regular file not older than FILE (nginx's gzip_static).
  * Cache-Control: html (www) gets "no-cache" (always revalidated: pages change
  * with the assets they reference), static assets "public, max-age=3600";
- * both configurable.  Files are streamed by http_txn_send_file().
+ * both configurable.  Files come from an open-file cache (small ones
+ * from a copy in memory, others streamed by http_txn_send_fd()): a file
+ * changed, replaced, deleted, or swapped for a symlink out of the root is
+ * noticed after at most open_file_cache_valid_ms.  Inside that window a
+ * large file rewritten in place may be sent with its old length and ETag
+ * but new bytes, as with nginx's open_file_cache: replace files by rename
+ * for atomic updates.
  */
 #ifndef WEAPROUS_STATIC_H
 #define WEAPROUS_STATIC_H
@@ -59,6 +65,13 @@ struct static_options {
     bool        fallthrough;        /* no such file and methods other than
                                        GET/HEAD: return STATIC_DECLINED and
                                        leave the txn to the caller */
+    unsigned    open_file_cache_valid_ms; /* an opened file is reused this
+                                       long, then revalidated by the same
+                                       safe walk (default 1000); 0: no
+                                       cache, every request opens its file */
+    unsigned    open_file_cache_max;   /* entries, least recently used
+                                       evicted (default 1024, at most a
+                                       quarter of RLIMIT_NOFILE); 0: none */
 };
 
 enum static_result {

@@ -133,7 +133,7 @@ size_t ws_close_payload(char *out, int code, const char *reason);
 void ws_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_LEN + 1]);
 /* Checks a parsed request head for a valid opening handshake (RFC 6455
  * 4.2.1): GET, HTTP/1.1 or later, Upgrade: websocket, Connection listing
- * upgrade, Sec-WebSocket-Key the base64 of 16 bytes, Sec-WebSocket-Version
+ * upgrade, Sec-WebSocket-Key (once) the base64 of 16 bytes, Sec-WebSocket-Version
  * 13.  Returns 0, or the status to answer: 426 for another version (answer
  * with Sec-WebSocket-Version: 13), else 400. */
 int ws_handshake_check(const struct http_head *h);

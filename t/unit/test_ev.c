@@ -175,6 +175,26 @@ static void test_timer_order(void)
     ev_loop_free(loop);
 }
 
+/* An owner allocated with calloc() and torn down on an early error path
+ * stops a timer it never initialised: heap_index is 0, not "idle".  That
+ * must be a no-op, with an empty heap and with a heap in use. */
+static void test_timer_zeroed(void)
+{
+    ev_loop *loop = new_loop();
+    ev_timer zero, other, zero2;
+    memset(&zero, 0, sizeof(zero));
+    ev_timer_stop(loop, &zero);
+    ok(!ev_timer_active(&zero), "stopping a zeroed timer with an empty heap is a no-op");
+    ev_timer_init(&other, NULL, NULL);
+    ev_timer_start(loop, &other, 1000, 0);
+    memset(&zero2, 0, sizeof(zero2));
+    ev_timer_stop(loop, &zero2);
+    ok(ev_timer_active(&other) && other.heap_index == 0,
+       "stopping a zeroed timer leaves the real one in the heap");
+    ev_timer_stop(loop, &other);
+    ev_loop_free(loop);
+}
+
 static void test_timer_cancel(void)
 {
     ev_loop *loop = new_loop();
@@ -868,6 +888,7 @@ int main(void)
     test_basics();
     test_timer_order();
     test_timer_cancel();
+    test_timer_zeroed();
     test_timer_repeat();
     test_timer_from_callback();
     test_io_pipe();

@@ -2,7 +2,10 @@
  * test_static.c - unit tests of the pure parts of the static file service:
  * MIME table, path checks, the open-beneath walk on a temporary tree with
  * symlinks inside and outside, ETag matching, Range and Accept-Encoding
- * parsing (hostile values included).  String inputs are placed right before
+ * parsing (hostile values included), and the open-file cache with an
+ * explicit clock: hits, revalidation after the window (changed, replaced,
+ * deleted, symlink swapped out of the root), LRU bound, the fd-limit cap,
+ * entries outliving eviction and the cache while referenced.  String inputs are placed right before
  * an unreadable page so that reading past the NUL crashes.
  */
 #include "config.h"
@@ -17,6 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
+#include "static_cache.h"
 #include "weaprous/static.h"
 #include "tap.h"
 
@@ -432,6 +438,280 @@ static void test_gzip(void)
     ok(!static_accepts_gzip(NULL), "no Accept-Encoding: no gzip");
 }
 
+
+/* --- the open-file cache, with an explicit clock --- */
+
+#define VALID 100   /* ms an entry is trusted in these tests */
+
+/* Writes content to tree/rel: in place (same inode) or through a temporary
+ * file renamed over it (a new inode, as deployments do). */
+static void put(const char *rel, const char *content, bool by_rename)
+{
+    char p[512], tmp[520];
+    snprintf(p, sizeof p, "%s/%s", tree, rel);
+    snprintf(tmp, sizeof tmp, "%s.new", p);
+    FILE *f = fopen(by_rename ? tmp : p, "w");
+    if (!f)
+        abort();
+    fputs(content, f);
+    fclose(f);
+    if (by_rename && rename(tmp, p) < 0)
+        abort();
+}
+
+static void unlink_rel(const char *rel)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", tree, rel);
+    if (unlink(p) < 0)
+        abort();
+}
+
+/* The entry's file content (pread, as the engine reads it). */
+static const char *entry_text(const struct static_entry *e)
+{
+    static char out[256];
+    ssize_t n = pread(e->fd, out, sizeof out - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    return out;
+}
+
+static void test_cache_hits(int root)
+{
+    struct static_cache *c = static_cache_new(8, VALID);
+    struct static_entry *a = NULL, *b = NULL;
+    put("www/c1.txt", "one", false);
+    is_int(static_cache_open(c, root, "c1.txt", 1000, &a), 0, "cache: first open");
+    is_int(static_cache_open(c, root, "c1.txt", 1000 + VALID - 1, &b), 0, "cache: second open");
+    ok(a == b && a->refs == 3, "cache: a hit inside the window is the same entry, 2 users + table");
+    is_str(a->rel, "c1.txt", "cache: entry keeps its path");
+    ok(a->root == root, "cache: entry keeps its root");
+    is_int((int)static_cache_count(c), 1, "cache: one entry");
+    static_entry_unref(b);
+    is_int(static_cache_open(c, root, "c1.txt", 1000 + VALID, &b), 0, "cache: revalidated");
+    ok(a == b, "cache: an unchanged file keeps its entry after revalidation");
+    static_entry_unref(b);
+    is_int(static_cache_open(c, root, "sub", 5000, &b), 404, "cache: a directory is 404");
+    is_int(static_cache_open(c, root, "fifo", 5000, &b), 403, "cache: a FIFO is 403");
+    is_int(static_cache_open(c, root, "out", 5000, &b), 403, "cache: an escaping link is 403");
+    is_int(static_cache_open(c, root, "nope", 5000, &b), 404, "cache: a missing file is 404");
+    is_int((int)static_cache_count(c), 1, "cache: failures are not cached");
+    static_cache_free(c);
+    is_str(entry_text(a), "one", "cache: an entry in use outlives its cache");
+    static_entry_unref(a);
+}
+
+static void test_cache_changes(int root)
+{
+    struct static_cache *c = static_cache_new(8, VALID);
+    struct static_entry *a, *b;
+    char etag[STATIC_ETAG_MAX];
+    put("www/c2.txt", "old", false);
+    static_cache_open(c, root, "c2.txt", 0, &a);
+    snprintf(etag, sizeof etag, "%s", a->etag);
+    static_entry_unref(a);
+    put("www/c2.txt", "newer content", false);          /* in place */
+    static_cache_open(c, root, "c2.txt", VALID - 1, &a);
+    is_int((int)a->st.st_size, 3, "cache: inside the window the old stat stands");
+    static_entry_unref(a);
+    static_cache_open(c, root, "c2.txt", VALID, &a);
+    is_int((int)a->st.st_size, 13, "cache: after the window a rewritten file is seen");
+    ok(strcmp(a->etag, etag) != 0, "cache: ... with a new ETag");
+    is_str(entry_text(a), "newer content", "cache: ... and its content");
+    put("www/c2.txt", "replaced by rename", true);       /* new inode */
+    static_cache_open(c, root, "c2.txt", 3 * VALID, &b);
+    ok(b != a, "cache: a file renamed over the old one gets a new entry");
+    is_str(entry_text(b), "replaced by rename", "cache: ... with the new content");
+    is_str(entry_text(a), "newer content", "cache: the replaced entry still reads its file while used");
+    static_entry_unref(a);
+    static_entry_unref(b);
+    unlink_rel("www/c2.txt");
+    is_int(static_cache_open(c, root, "c2.txt", 4 * VALID - 1, &a), 0,
+           "cache: a deleted file is still served inside the window");
+    static_entry_unref(a);
+    is_int(static_cache_open(c, root, "c2.txt", 4 * VALID, &a), 404,
+           "cache: a deleted file is 404 after the window");
+    is_int((int)static_cache_count(c), 0, "cache: ... and its entry is gone");
+    static_cache_free(c);
+}
+
+/* A symlink cached while it pointed inside, then swapped to point out of
+ * the root: refused at revalidation, whatever form the escape takes. */
+static void test_cache_symlink_swap(int root)
+{
+    static const char *const escapes[] = { "../secret.txt", "/etc/passwd",
+                                           "sub/../../secret.txt", "out" };
+    struct static_cache *c = static_cache_new(8, VALID);
+    char p[512], tmp[520];
+    snprintf(p, sizeof p, "%s/www/swap", tree);
+    snprintf(tmp, sizeof tmp, "%s.new", p);
+    for (size_t i = 0; i < sizeof escapes / sizeof *escapes; i++) {
+        struct static_entry *e;
+        uint64_t t0 = i * 10 * VALID;
+        unlink(p);
+        if (symlink("sub/a.html", p) < 0)
+            abort();
+        is_int(static_cache_open(c, root, "swap", t0, &e), 0, "swap %zu: inside link served", i);
+        static_entry_unref(e);
+        if (symlink(escapes[i], tmp) < 0 || rename(tmp, p) < 0)
+            abort();
+        is_int(static_cache_open(c, root, "swap", t0 + VALID, &e), 403,
+               "swap %zu: link to %s refused after revalidation", i, escapes[i]);
+        is_int((int)static_cache_count(c), 0, "swap %zu: entry dropped", i);
+    }
+    unlink(p);
+    static_cache_free(c);
+}
+
+static void test_cache_bound(int root)
+{
+    struct static_cache *c = static_cache_new(4, VALID);
+    struct static_entry *held, *e, *first;
+    char rel[32], text[32];
+    static_cache_open(c, root, "c1.txt", 0, &held);     /* kept by a "response" */
+    for (int i = 0; i < 10; i++) {
+        snprintf(rel, sizeof rel, "www/b%d.txt", i);
+        snprintf(text, sizeof text, "bound %d", i);
+        put(rel, text, false);
+    }
+    static_cache_open(c, root, "b0.txt", 0, &first);
+    static_entry_unref(first);
+    for (int i = 1; i < 10; i++) {
+        snprintf(rel, sizeof rel, "b%d.txt", i);
+        static_cache_open(c, root, rel, 0, &e);
+        static_entry_unref(e);
+        static_cache_open(c, root, "b0.txt", 0, &e);   /* keep b0 recent */
+        static_entry_unref(e);
+    }
+    is_int((int)static_cache_count(c), 4, "bound: 11 files, 4 entries");
+    static_cache_open(c, root, "b0.txt", 0, &e);
+    ok(e == first, "bound: the recently used entry survived (LRU)");
+    static_entry_unref(e);
+    ok(held->refs == 1, "bound: an evicted entry in use keeps only its user's reference");
+    is_str(entry_text(held), "one", "bound: ... and its fd still reads the file");
+    static_entry_unref(held);
+    static_cache_free(c);
+}
+
+/* Small files are kept in memory: read once, whole, within the budget. */
+static void test_cache_data(int root)
+{
+    struct static_cache *c = static_cache_new(64, VALID);
+    struct static_entry *e;
+    static char big[STATIC_CACHE_DATA_MAX + 2];
+    memset(big, 'b', sizeof big - 1);
+    put("www/small.txt", "small bytes", false);
+    put("www/big.txt", big, false);
+    put("www/empty.txt", "", false);
+    static_cache_open(c, root, "small.txt", 0, &e);
+    ok(e->data && memcmp(e->data, "small bytes", 11) == 0, "data: a small file is kept in memory");
+    static_entry_unref(e);
+    put("www/small.txt", "SMALL BYTES", false);         /* in place, same size */
+    static_cache_open(c, root, "small.txt", VALID - 1, &e);
+    ok(e->data && memcmp(e->data, "small bytes", 11) == 0,
+       "data: an in-place rewrite inside the window: the old bytes, whole");
+    static_entry_unref(e);
+    static_cache_open(c, root, "small.txt", VALID, &e);
+    ok(e->data && memcmp(e->data, "SMALL BYTES", 11) == 0, "data: after the window the new bytes");
+    static_entry_unref(e);
+    static_cache_open(c, root, "big.txt", 0, &e);
+    ok(!e->data && e->st.st_size == STATIC_CACHE_DATA_MAX + 1, "data: a larger file is served from its fd");
+    static_entry_unref(e);
+    static_cache_open(c, root, "empty.txt", 0, &e);
+    ok(!e->data && e->st.st_size == 0, "data: an empty file needs none");
+    static_entry_unref(e);
+    /* the budget: STATIC_CACHE_DATA_BUDGET / STATIC_CACHE_DATA_MAX full-size
+     * files fit, the next does not */
+    size_t fit = STATIC_CACHE_DATA_BUDGET / STATIC_CACHE_DATA_MAX, kept = 0;
+    struct rlimit rl;
+    /* the cache takes at most a quarter of the fd limit: make room */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+        && rl.rlim_cur / STATIC_CACHE_FD_SHARE < fit + 8) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || (rl.rlim_cur != RLIM_INFINITY
+            && rl.rlim_cur / STATIC_CACHE_FD_SHARE < fit + 8)) {
+            ok(1, "# SKIP RLIMIT_NOFILE too low for the budget test");
+            static_cache_free(c);
+            return;
+        }
+    }
+    struct static_cache *c2 = static_cache_new(fit + 8, VALID);
+    big[STATIC_CACHE_DATA_MAX] = '\0';
+    for (size_t i = 0; i < fit + 2; i++) {
+        char rel[32];
+        snprintf(rel, sizeof rel, "www/m%zu.txt", i);
+        put(rel, big, false);
+        if (static_cache_open(c2, root, rel + 4, 0, &e) == 0) {
+            kept += e->data != NULL;
+            static_entry_unref(e);
+        }
+    }
+    is_int((int)kept, (int)fit, "data: the memory budget holds");
+    static_cache_free(c2);
+    static_cache_free(c);
+}
+
+static void test_cache_disabled(int root)
+{
+    struct static_entry *a, *b;
+    /* no cache: never a copy in memory, each response reads its own fd */
+    put("www/c3.txt", "v1", false);
+    static_cache_open(NULL, root, "c3.txt", 0, &a);
+    static_cache_open(NULL, root, "c3.txt", 0, &b);
+    ok(a != b && a->fd != b->fd && a->refs == 1, "disabled: every open is fresh");
+    static_entry_unref(a);
+    static_entry_unref(b);
+    put("www/c3.txt", "version 2", true);
+    static_cache_open(NULL, root, "c3.txt", 0, &a);
+    is_str(entry_text(a), "version 2", "disabled: a change is seen at once");
+    static_entry_unref(a);
+}
+
+/* Each entry holds an fd: the cache never takes more than a quarter of
+ * RLIMIT_NOFILE, whatever max says. */
+static void test_cache_fd_cap(int root)
+{
+    struct rlimit old, low;
+    if (getrlimit(RLIMIT_NOFILE, &old) < 0)
+        abort();
+    low = old;
+    low.rlim_cur = 64;
+    if (setrlimit(RLIMIT_NOFILE, &low) < 0) {
+        ok(1, "# SKIP cannot lower RLIMIT_NOFILE");
+        return;
+    }
+    struct static_cache *c = static_cache_new(1024, VALID);
+    if (setrlimit(RLIMIT_NOFILE, &old) < 0)
+        abort();
+    char rel[32];
+    for (int i = 0; i < 40; i++) {
+        struct static_entry *e;
+        snprintf(rel, sizeof rel, "www/f%d.txt", i);
+        put(rel, "x", false);
+        if (static_cache_open(c, root, rel + 4, 0, &e) == 0)
+            static_entry_unref(e);
+    }
+    is_int((int)static_cache_count(c), 16, "fd cap: 64 fds allow 16 entries");
+    static_cache_free(c);
+}
+
+static void test_cache(void)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/www", tree);
+    int root = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        abort();
+    test_cache_hits(root);
+    test_cache_changes(root);
+    test_cache_symlink_swap(root);
+    test_cache_bound(root);
+    test_cache_data(root);
+    test_cache_disabled(root);
+    test_cache_fd_cap(root);
+    close(root);
+}
+
 int main(void)
 {
     test_mime();
@@ -439,6 +719,7 @@ int main(void)
     test_path_check();
     build_tree();
     test_walk();
+    test_cache();
     rm_tree();
     test_etag();
     test_range();

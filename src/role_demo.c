@@ -1,0 +1,428 @@
+/*
+ * role_demo.c - `weaprous demo`: the whole local stack from a source tree,
+ * with no installation.  It starts the proxy on 8080, two backends on 9000
+ * and 9001 (round-robin behind the proxy, one shared database), and the
+ * tracker on 8000, each as a child process of this one, waits until every
+ * port answers, prints the URLs, and supervises: Ctrl-C (or TERM) stops
+ * them all gracefully; a child that dies stops the demo with its name.
+ *
+ * The supervisor is a reactor like every role: SIGCHLD and SIGTERM come
+ * through the self-pipe, readiness is probed from a timer.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#include <unistd.h>
+
+#include "role.h"
+#include "weaprous/db.h"
+#include "weaprous/log.h"
+#include "weaprous/net.h"
+
+#define DEMO_MAX_CHILDREN  8
+#define DEMO_MAX_ARGS      24
+#define DEMO_PATH_MAX      1024
+#define DEMO_PROBE_MS      50      /* between readiness probes */
+#define DEMO_WATCH_MS      1000    /* while running: reap, and keep the loop */
+#define DEMO_START_MS      15000   /* every port must answer by then */
+#define DEMO_STOP_MS       (ROLE_GRACE_MS + 1000)
+
+/* Demo accounts besides admin/password (which a fresh database creates):
+ * the two chat users of DESIGN.md section 4, password = name. */
+static const char *const demo_users[] = { "alice", "bob" };
+
+enum demo_state { DEMO_STARTING, DEMO_RUNNING, DEMO_STOPPING };
+
+struct demo_child {
+    const char *name;           /* "backend-9000" ... */
+    int         port;           /* probed for readiness */
+    char       *argv[DEMO_MAX_ARGS];
+    int         argc;
+    pid_t       pid;
+    bool        ready;
+};
+
+struct demo {
+    struct role_rt    rt;
+    enum demo_state   state;
+    struct demo_child kids[DEMO_MAX_CHILDREN];
+    size_t            nkids;
+    ev_timer          timer;        /* probes while starting, deadline after */
+    uint64_t          started_ms;
+    int               exit_code;
+    const char       *self;         /* this program, for exec */
+    char              self_path[DEMO_PATH_MAX];
+    const char       *ip;
+    char              root[DEMO_PATH_MAX], run[DEMO_PATH_MAX], db[DEMO_PATH_MAX + 32];
+};
+
+/* --- the children's command lines --- */
+
+static struct demo_child *demo_child(struct demo *d, const char *name, int port)
+{
+    struct demo_child *k = &d->kids[d->nkids++];
+    memset(k, 0, sizeof(*k));
+    k->name = name;
+    k->port = port;
+    k->pid = -1;
+    k->argv[k->argc++] = (char *)d->self;
+    return k;
+}
+
+/* Appends one argument (copied; freed by demo_free()). */
+static void demo_arg(struct demo_child *k, const char *s)
+{
+    if (k->argc >= DEMO_MAX_ARGS - 1)
+        return;
+    char *a = strdup(s);
+    if (a)
+        k->argv[k->argc++] = a;
+}
+
+static void demo_common(struct demo *d, struct demo_child *k, const char *role)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", k->port);
+    demo_arg(k, role);
+    demo_arg(k, "--server-ip");
+    demo_arg(k, d->ip);
+    demo_arg(k, "--server-port");
+    demo_arg(k, port);
+    char path[DEMO_PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/%s.log", d->run, k->name);
+    demo_arg(k, "--log-file");
+    demo_arg(k, path);
+    snprintf(path, sizeof(path), "%s/%s.access.log", d->run, k->name);
+    demo_arg(k, "--access-log");
+    demo_arg(k, path);
+}
+
+static void demo_plan(struct demo *d)
+{
+    static const char *const backends[] = { "backend-9000", "backend-9001" };
+    char path[DEMO_PATH_MAX + 32];
+    for (size_t i = 0; i < 2; i++) {
+        struct demo_child *k = demo_child(d, backends[i], 9000 + (int)i);
+        demo_common(d, k, "backend");
+        snprintf(path, sizeof(path), "%s/www", d->root);
+        demo_arg(k, "--www");
+        demo_arg(k, path);
+        snprintf(path, sizeof(path), "%s/static", d->root);
+        demo_arg(k, "--static");
+        demo_arg(k, path);
+        demo_arg(k, "--db");
+        demo_arg(k, d->db);
+    }
+    struct demo_child *t = demo_child(d, "tracker", 8000);
+    demo_common(d, t, "tracker");
+    demo_arg(t, "--db");
+    demo_arg(t, d->db);
+    demo_arg(t, "--allow-signup");
+    /* the proxy's addresses come from conf/proxy.conf (listen 8080) */
+    struct demo_child *p = demo_child(d, "proxy", 8080);
+    demo_arg(p, "proxy");
+    snprintf(path, sizeof(path), "%s/conf/proxy.conf", d->root);
+    demo_arg(p, "-c");
+    demo_arg(p, path);
+    snprintf(path, sizeof(path), "%s/proxy.log", d->run);
+    demo_arg(p, "--log-file");
+    demo_arg(p, path);
+    snprintf(path, sizeof(path), "%s/proxy.access.log", d->run);
+    demo_arg(p, "--access-log");
+    demo_arg(p, path);
+}
+
+static void demo_free(struct demo *d)
+{
+    for (size_t i = 0; i < d->nkids; i++)
+        for (int a = 1; a < d->kids[i].argc; a++)
+            free(d->kids[i].argv[a]);
+    d->nkids = 0;
+}
+
+/* --- start, probe, stop --- */
+
+static int demo_spawn(struct demo_child *k)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        /* Its own process group: Ctrl-C reaches the supervisor only, which
+         * then stops every part gracefully, once. */
+        setpgid(0, 0);
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGTERM);   /* no orphans if we are killed */
+#endif
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(k->argv[0], k->argv);
+        fprintf(stderr, "weaprous demo: cannot run %s: %s\n", k->argv[0], strerror(errno));
+        _exit(127);
+    }
+    k->pid = pid;
+    return 0;
+}
+
+/* True when something accepts on 127.0.0.1:port (loopback answers at once:
+ * connected or refused, so this never waits). */
+static bool demo_port_open(const char *ip, int port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (net_parse_addr(strcmp(ip, "0.0.0.0") ? ip : "127.0.0.1", port, &ss, &len) < 0)
+        return false;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool open = connect(fd, (struct sockaddr *)&ss, len) == 0;
+    close(fd);
+    return open;
+}
+
+static void demo_signal_all(struct demo *d, int sig)
+{
+    for (size_t i = 0; i < d->nkids; i++)
+        if (d->kids[i].pid > 0)
+            kill(d->kids[i].pid, sig);
+}
+
+static size_t demo_alive(const struct demo *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->nkids; i++)
+        n += d->kids[i].pid > 0;
+    return n;
+}
+
+static void demo_stop(struct demo *d, int code)
+{
+    if (d->state == DEMO_STOPPING)
+        return;
+    d->state = DEMO_STOPPING;
+    d->exit_code = code;
+    demo_signal_all(d, SIGTERM);
+    ev_timer_start(d->rt.loop, &d->timer, DEMO_STOP_MS, 0);
+    if (demo_alive(d) == 0)
+        ev_stop(d->rt.loop);
+}
+
+static void demo_banner(const struct demo *d)
+{
+    printf("\nWeApRous demo is up (logs in %s/, database %s):\n"
+           "  http://127.0.0.1:8080/            the backends 9000 and 9001, round-robin through the proxy\n"
+           "                                    (sign in as admin / password; alice / alice and bob / bob exist too)\n"
+           "  http://tracker.localhost:8080/    the chat tracker (API: docs/API.md)\n"
+           "  http://127.0.0.1:8081/__status    the proxy's pools, as JSON\n"
+           "The chat peers alice (7001) and bob (7002) come with the peer role.\n"
+           "Ctrl-C stops everything.\n\n", d->run, d->db);
+    fflush(stdout);
+}
+
+static void demo_on_child(ev_loop *loop, int signo, void *arg);
+
+static void demo_tick(ev_loop *loop, ev_timer *tm, void *arg)
+{
+    struct demo *d = arg;
+    if (d->state == DEMO_RUNNING) {
+        demo_on_child(loop, SIGCHLD, d);
+        return;
+    }
+    if (d->state == DEMO_STOPPING) {
+        log_warnx("children still alive after %d ms: SIGKILL", DEMO_STOP_MS);
+        demo_signal_all(d, SIGKILL);
+        ev_stop(loop);
+        return;
+    }
+    size_t ready = 0;
+    for (size_t i = 0; i < d->nkids; i++) {
+        struct demo_child *k = &d->kids[i];
+        if (!k->ready && demo_port_open(d->ip, k->port))
+            k->ready = true;
+        ready += k->ready;
+    }
+    if (ready == d->nkids) {
+        d->state = DEMO_RUNNING;
+        /* The timer also keeps the loop alive: signals alone do not. */
+        ev_timer_start(loop, tm, DEMO_WATCH_MS, DEMO_WATCH_MS);
+        demo_banner(d);
+        return;
+    }
+    if (ev_now_ms(loop) - d->started_ms > DEMO_START_MS) {
+        log_error("not every part answered within %d ms; see the logs in %s/",
+                  DEMO_START_MS, d->run);
+        demo_stop(d, 1);
+    }
+}
+
+static void demo_on_child(ev_loop *loop, int signo, void *arg)
+{
+    struct demo *d = arg;
+    int status;
+    pid_t pid;
+    (void)signo;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (size_t i = 0; i < d->nkids; i++) {
+            struct demo_child *k = &d->kids[i];
+            if (k->pid != pid)
+                continue;
+            k->pid = -1;
+            if (d->state != DEMO_STOPPING) {
+                log_error("%s exited (%s %d); see %s/%s.log", k->name,
+                          WIFEXITED(status) ? "status" : "signal",
+                          WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                          d->run, k->name);
+                demo_stop(d, 1);
+            }
+        }
+    }
+    if (d->state == DEMO_STOPPING && demo_alive(d) == 0)
+        ev_stop(loop);
+}
+
+static void demo_on_term(ev_loop *loop, int signo, void *arg)
+{
+    struct demo *d = arg;
+    (void)loop;
+    log_info("signal %d: stopping the demo", signo);
+    demo_stop(d, 0);
+}
+
+/* --- set-up --- */
+
+/* Fresh databases get admin/password from the store; the demo adds the
+ * chat users so that the tracker and the peers have someone to be. */
+static int demo_accounts(struct demo *d)
+{
+    db *store;
+    char err[DB_MAX_ERRMSG];
+    if (db_open(&store, d->db, NULL, err, sizeof(err), NULL) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (db_info(store)->created_admin)
+        log_info("new database %s: account admin / password created", d->db);
+    for (size_t i = 0; i < sizeof(demo_users) / sizeof(demo_users[0]); i++) {
+        struct db_user u;
+        if (db_user_get(store, demo_users[i], &u) == 0)
+            continue;
+        if (db_user_add(store, demo_users[i], demo_users[i]) < 0)
+            log_warnx("cannot create demo account %s: %s", demo_users[i], db_errmsg(store));
+        else
+            log_info("created demo account %s / %s", demo_users[i], demo_users[i]);
+    }
+    db_close(store);
+    return 0;
+}
+
+static int demo_paths(struct demo *d, const struct role_opts *o)
+{
+    const char *root = role_opt(o, "root", ".");
+    const char *run = role_opt(o, "run-dir", "run");
+    char probe[DEMO_PATH_MAX + 32];
+    struct stat st;
+    if (!realpath(root, d->root)) {
+        log_error("source tree %s: %s", root, strerror(errno));
+        return -1;
+    }
+    snprintf(probe, sizeof(probe), "%s/conf/proxy.conf", d->root);
+    if (stat(probe, &st) < 0) {
+        log_error("%s is not a WeApRous source tree (no conf/proxy.conf); use --root DIR", d->root);
+        return -1;
+    }
+    if (mkdir(run, 0755) < 0 && errno != EEXIST) {
+        log_error("cannot create %s: %s", run, strerror(errno));
+        return -1;
+    }
+    if (!realpath(run, d->run)) {
+        log_error("run directory %s: %s", run, strerror(errno));
+        return -1;
+    }
+    if (o->db)
+        snprintf(d->db, sizeof(d->db), "%s", o->db);
+    else
+        snprintf(d->db, sizeof(d->db), "%s/db/weaprous.db", d->root);
+    return 0;
+}
+
+/* The running program's own path, for exec; NULL when unknown. */
+static const char *demo_self(struct demo *d)
+{
+    ssize_t n = readlink("/proc/self/exe", d->self_path, sizeof(d->self_path) - 1);
+    if (n <= 0)
+        return NULL;
+    d->self_path[n] = '\0';
+    return d->self_path;
+}
+
+static int demo_start(struct demo *d)
+{
+    demo_plan(d);
+    for (size_t i = 0; i < d->nkids; i++) {
+        if (demo_spawn(&d->kids[i]) < 0) {
+            log_warn("cannot start %s", d->kids[i].name);
+            return -1;
+        }
+    }
+    d->started_ms = ev_now_ms(d->rt.loop);
+    ev_timer_init(&d->timer, demo_tick, d);
+    return ev_timer_start(d->rt.loop, &d->timer, DEMO_PROBE_MS, DEMO_PROBE_MS);
+}
+
+static int demo_run(struct role_opts *o)
+{
+    struct demo *d = calloc(1, sizeof(*d));
+    if (!d)
+        return 1;
+    log_set_tag("demo");
+    d->ip = o->ip ? o->ip : "127.0.0.1";
+    d->self = demo_self(d);
+    int rc = 1;
+    if (!d->self || demo_paths(d, o) < 0 || demo_accounts(d) < 0) {
+        free(d);
+        return 1;
+    }
+    if (o->check_only) {
+        printf("weaprous demo: source tree %s, database %s: ok\n", d->root, d->db);
+        free(d);
+        return 0;
+    }
+    if (role_rt_init(&d->rt, o) == 0) {
+        ev_signal_set(d->rt.loop, SIGTERM, demo_on_term, d);
+        ev_signal_set(d->rt.loop, SIGINT, demo_on_term, d);
+        ev_signal_set(d->rt.loop, SIGCHLD, demo_on_child, d);
+        if (demo_start(d) < 0)
+            demo_stop(d, 1);
+        rc = role_rt_run(&d->rt) < 0 ? 1 : d->exit_code;
+    }
+    demo_free(d);
+    free(d);
+    return rc;
+}
+
+static const char *const demo_keys[] = { "root", "run-dir", NULL };
+
+const struct role_def role_demo_def = {
+    .name = "demo",
+    .default_port = 8080,
+    .keys = demo_keys,
+    .flags = NULL,
+    .run = demo_run,
+    .help =
+        "  --root DIR      the source tree: www/, static/, conf/proxy.conf (default: .)\n"
+        "  --run-dir DIR   logs of every part (default: run)\n"
+        "  --db FILE       the shared database (default: ROOT/db/weaprous.db)\n"
+        "  --server-ip IP  address the parts listen on (default: 127.0.0.1)\n",
+};
