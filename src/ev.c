@@ -138,7 +138,9 @@ int ev_io_set(ev_loop *loop, int fd, int events, ev_io_cb cb, void *arg)
         return -1;
     struct ev_fd *e = &loop->fds[fd];
     int old = e->used ? e->events : 0;
-    if (ev_backend_set(loop->be, fd, old, events) < 0)
+    /* Handing an fd to another handler with the same interest (a pooled
+     * upstream connection) costs no system call. */
+    if ((!e->used || old != events) && ev_backend_set(loop->be, fd, old, events) < 0)
         return -1;
     if (!e->used || e->cb != cb || e->arg != arg)
         e->gen++;

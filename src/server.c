@@ -27,8 +27,18 @@ const char *srv_date(http_server *s)
     if (now != s->date_at) {
         http_date_format(now, s->date);
         s->date_at = now;
+        int n = snprintf(s->fixed, sizeof(s->fixed), "Server: %.64s\r\nDate: %s\r\n",
+                         s->cfg.server_name ? s->cfg.server_name : "weaprous", s->date);
+        s->fixed_len = n > 0 && (size_t)n < sizeof(s->fixed) ? (size_t)n : 0;
     }
     return s->date;
+}
+
+const char *srv_fixed_fields(http_server *s, size_t *len)
+{
+    srv_date(s);
+    *len = s->fixed_len;
+    return s->fixed;
 }
 
 /* --- accepting --- */

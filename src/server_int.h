@@ -68,7 +68,6 @@ struct conn {
 struct http_txn {
     struct conn     *c;             /* NULL once the client is gone */
     http_server     *srv;
-    struct http_head head;
     char            *raw;           /* private copy of the head, NUL-split */
     char            *path;
     const char      *query;
@@ -96,6 +95,9 @@ struct http_txn {
     char             note[256];
     char             remote[NET_ADDR_MAX];
     time_t           started;
+    /* Last, and mostly not cleared: the field array is 3 KiB that the
+     * parser fills up to num_headers (see txn_new). */
+    struct http_head head;
 };
 
 struct http_server {
@@ -113,6 +115,8 @@ struct http_server {
     struct http_server_stats stats;
     char             date[30];
     time_t           date_at;
+    char             fixed[160];        /* "Server: ...\r\nDate: ...\r\n" */
+    size_t           fixed_len;
     bool             shutting_down;
     ev_timer         grace_timer;
     void           (*done)(http_server *, void *);
@@ -123,6 +127,8 @@ static inline unsigned cfg_or(unsigned v, unsigned dflt) { return v ? v : dflt; 
 
 /* server.c */
 WR_HIDDEN const char *srv_date(http_server *s);
+/* The Server and Date fields of every answer, rebuilt once a second. */
+WR_HIDDEN const char *srv_fixed_fields(http_server *s, size_t *len);
 WR_HIDDEN size_t srv_max_body(const http_server *s);
 /* Finishes a graceful shutdown once the last connection is gone. */
 WR_HIDDEN void srv_maybe_done(http_server *s);
