@@ -55,20 +55,25 @@ const char *const db_q_sql[DB_Q__COUNT] = {
         "DELETE FROM sessions WHERE expires_at <= ?1",
 };
 
-bool db_user_name_valid(const char *name)
+bool db_name_valid(const char *name, size_t max, const char *punct)
 {
     size_t n = name ? strlen(name) : 0;
 
-    if (n == 0 || n > DB_MAX_NAME)
+    if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                      (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+        if (!alnum && (i == 0 || c == '\0' || !strchr(punct, c)))
             return false;
     }
     return true;
+}
+
+bool db_user_name_valid(const char *name)
+{
+    return db_name_valid(name, DB_MAX_NAME, "._-");
 }
 
 static bool db_password_valid(const char *pw)

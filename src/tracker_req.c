@@ -141,17 +141,7 @@ int tracker_str(http_txn *t, const json_value *root, const char *key,
 
 bool tracker_channel_name_valid(const char *name)
 {
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > TRACKER_MAX_CHANNEL)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                     (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '_' && c != '-')))
-            return false;
-    }
-    return true;
+    return db_name_valid(name, TRACKER_MAX_CHANNEL, "_-");
 }
 
 /* ---- the failure limiter ---- */

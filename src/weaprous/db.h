@@ -141,6 +141,10 @@ enum db_auth {
 /* True when `name` is a valid user name: 1..DB_MAX_NAME of [A-Za-z0-9._-],
  * starting with a letter or digit. */
 bool db_user_name_valid(const char *name);
+/* The rule behind every name the store keeps (accounts, channels): 1..max
+ * bytes of ASCII letters and digits, plus the characters of punct anywhere
+ * but first. */
+bool db_name_valid(const char *name, size_t max, const char *punct);
 
 /* Creates an account (password hashed with yescrypt, else sha512crypt, and a
  * fresh random salt).  -1 with DB_E_EXISTS when the name is taken ignoring
