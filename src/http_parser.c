@@ -99,6 +99,7 @@ void http_parser_init(struct http_parser *p, enum http_parser_kind kind)
     p->kind = kind;
     p->state = kind == HTTP_PARSE_RESPONSE ? PS_RESP_VERSION : PS_REQ_START;
     memset(p->rl, 0, sizeof(p->rl));
+    p->method = HTTP_M_UNKNOWN;
     p->status = 0;
     p->error = NULL;
     p->max_line = kind == HTTP_PARSE_RESPONSE ? HTTP_MAX_STATUS_LINE
@@ -289,7 +290,7 @@ static void fill_line(const struct http_parser *p, const char *buf,
     if (p->kind == HTTP_PARSE_REQUEST) {
         h->method_str = buf + p->line_start;
         h->method_len = p->rl[RL_METHOD_END] - p->line_start;
-        h->method = http_method_parse(h->method_str, h->method_len);
+        h->method = p->method;
         h->target = buf + p->rl[RL_TARGET];
         h->target_len = p->rl[RL_TARGET_END] - p->rl[RL_TARGET];
         h->status = 0;
@@ -346,8 +347,8 @@ static int request_line_done(struct http_parser *p, const char *buf)
 
     if (ver[5] != '1')
         return fail(p, 505, "unsupported HTTP version");
-    if (http_method_parse(buf + p->line_start,
-                          p->rl[RL_METHOD_END] - p->line_start) == HTTP_M_UNKNOWN)
+    p->method = http_method_parse(buf + p->line_start, p->rl[RL_METHOD_END] - p->line_start);
+    if (p->method == HTTP_M_UNKNOWN)
         return fail(p, 501, "unknown method");
     return 0;
 }

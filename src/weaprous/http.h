@@ -73,6 +73,7 @@ struct http_parser {
     size_t nfields;        /* private: fields recorded in offs */
     uint32_t offs[HTTP_MAX_HEADERS][4]; /* private: field offsets */
     uint32_t rl[6];        /* private: request/status line offsets */
+    enum http_method method; /* private: parsed once, at the request line */
     int    status;         /* on HTTP_ERROR: the HTTP status to answer */
     const char *error;     /* on HTTP_ERROR: short reason, for logs */
     /* limits, set by init to the defaults of limits.h, may be changed */
