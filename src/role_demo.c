@@ -90,57 +90,56 @@ static void demo_arg(struct demo_child *k, const char *s)
         k->argv[k->argc++] = a;
 }
 
-static void demo_common(struct demo *d, struct demo_child *k, const char *role)
+/* "--flag value", the value being dir/name (or dir alone when name is
+ * NULL). */
+static void demo_opt(struct demo_child *k, const char *flag, const char *dir, const char *name)
+{
+    char path[DEMO_PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s%s%s", dir, name ? "/" : "", name ? name : "");
+    demo_arg(k, flag);
+    demo_arg(k, path);
+}
+
+/* Every part logs to RUN/NAME.log and RUN/NAME.access.log. */
+static void demo_logs(struct demo *d, struct demo_child *k)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%s.log", k->name);
+    demo_opt(k, "--log-file", d->run, name);
+    snprintf(name, sizeof(name), "%s.access.log", k->name);
+    demo_opt(k, "--access-log", d->run, name);
+}
+
+/* A role listening on the demo's address and the part's own port. */
+static void demo_listener(struct demo *d, struct demo_child *k, const char *role)
 {
     char port[16];
     snprintf(port, sizeof(port), "%d", k->port);
     demo_arg(k, role);
-    demo_arg(k, "--server-ip");
-    demo_arg(k, d->ip);
-    demo_arg(k, "--server-port");
-    demo_arg(k, port);
-    char path[DEMO_PATH_MAX + 64];
-    snprintf(path, sizeof(path), "%s/%s.log", d->run, k->name);
-    demo_arg(k, "--log-file");
-    demo_arg(k, path);
-    snprintf(path, sizeof(path), "%s/%s.access.log", d->run, k->name);
-    demo_arg(k, "--access-log");
-    demo_arg(k, path);
+    demo_opt(k, "--server-ip", d->ip, NULL);
+    demo_opt(k, "--server-port", port, NULL);
+    demo_logs(d, k);
 }
 
 static void demo_plan(struct demo *d)
 {
     static const char *const backends[] = { "backend-9000", "backend-9001" };
-    char path[DEMO_PATH_MAX + 32];
     for (size_t i = 0; i < 2; i++) {
         struct demo_child *k = demo_child(d, backends[i], 9000 + (int)i);
-        demo_common(d, k, "backend");
-        snprintf(path, sizeof(path), "%s/www", d->root);
-        demo_arg(k, "--www");
-        demo_arg(k, path);
-        snprintf(path, sizeof(path), "%s/static", d->root);
-        demo_arg(k, "--static");
-        demo_arg(k, path);
-        demo_arg(k, "--db");
-        demo_arg(k, d->db);
+        demo_listener(d, k, "backend");
+        demo_opt(k, "--www", d->root, "www");
+        demo_opt(k, "--static", d->root, "static");
+        demo_opt(k, "--db", d->db, NULL);
     }
     struct demo_child *t = demo_child(d, "tracker", 8000);
-    demo_common(d, t, "tracker");
-    demo_arg(t, "--db");
-    demo_arg(t, d->db);
+    demo_listener(d, t, "tracker");
+    demo_opt(t, "--db", d->db, NULL);
     demo_arg(t, "--allow-signup");
     /* the proxy's addresses come from conf/proxy.conf (listen 8080) */
     struct demo_child *p = demo_child(d, "proxy", 8080);
     demo_arg(p, "proxy");
-    snprintf(path, sizeof(path), "%s/conf/proxy.conf", d->root);
-    demo_arg(p, "-c");
-    demo_arg(p, path);
-    snprintf(path, sizeof(path), "%s/proxy.log", d->run);
-    demo_arg(p, "--log-file");
-    demo_arg(p, path);
-    snprintf(path, sizeof(path), "%s/proxy.access.log", d->run);
-    demo_arg(p, "--access-log");
-    demo_arg(p, path);
+    demo_opt(p, "-c", d->root, "conf/proxy.conf");
+    demo_logs(d, p);
 }
 
 static void demo_free(struct demo *d)
