@@ -349,25 +349,18 @@ static int hc_body_bytes(hc_request *r, char *p, size_t n)
     return 1;
 }
 
-/* Body framing of a response (RFC 9112 6.3). */
+/* Body framing of a response (RFC 9112 6.3, http_response_body()). */
 static int hc_body_mode(hc_request *r)
 {
     const struct http_head *h = &r->head;
+    static const enum hc_body_mode modes[] = {
+        [HTTP_BODY_NONE] = HC_BODY_NONE, [HTTP_BODY_LENGTH] = HC_BODY_LENGTH,
+        [HTTP_BODY_CHUNKED] = HC_BODY_CHUNKED, [HTTP_BODY_CLOSE] = HC_BODY_CLOSE,
+    };
+    enum http_body body = http_response_body(h, r->head_only);
 
-    r->keep_alive = !(h->flags & HTTP_F_CONN_CLOSE) &&
-                    (h->version_minor >= 1 || (h->flags & HTTP_F_CONN_KEEPALIVE));
-    if (r->head_only || h->status == 204 || h->status == 304)
-        r->mode = HC_BODY_NONE;
-    else if (h->flags & HTTP_F_TE_OTHER)
-        r->mode = HC_BODY_CLOSE;
-    else if (h->flags & HTTP_F_CHUNKED)
-        r->mode = HC_BODY_CHUNKED;
-    else if (h->content_length >= 0)
-        r->mode = HC_BODY_LENGTH;
-    else
-        r->mode = HC_BODY_CLOSE;
-    if (r->mode == HC_BODY_CLOSE)
-        r->keep_alive = false;
+    r->mode = modes[body];
+    r->keep_alive = http_response_keepalive(h, body);
     if (r->mode == HC_BODY_LENGTH && (uint64_t)h->content_length > r->client->cfg.max_body)
         return -EMSGSIZE;
     return 0;

@@ -654,20 +654,16 @@ static void resp_fields(struct preq *r)
 static void resp_kind(struct preq *r)
 {
     const struct http_head *h = &r->rh;
-    if (r->head_req || h->status == 204 || h->status == 304 || h->status < 200)
-        r->ub = UB_NONE;
-    else if (h->flags & HTTP_F_CHUNKED)
-        r->ub = UB_CHUNKED;
-    else if (h->content_length >= 0)
-        r->ub = UB_LENGTH;
-    else
-        r->ub = UB_EOF;
+    static const enum up_body kinds[] = {
+        [HTTP_BODY_NONE] = UB_NONE, [HTTP_BODY_LENGTH] = UB_LENGTH,
+        [HTTP_BODY_CHUNKED] = UB_CHUNKED, [HTTP_BODY_CLOSE] = UB_EOF,
+    };
+    enum http_body body = http_response_body(h, r->head_req);
+    r->ub = kinds[body];
     r->remaining = h->content_length > 0 ? (uint64_t)h->content_length : 0;
     if (r->ub == UB_LENGTH && r->remaining == 0)
         r->ub = UB_NONE;
-    bool v11 = h->version_major == 1 && h->version_minor >= 1;
-    r->up_keepalive = r->ub != UB_EOF && !(h->flags & HTTP_F_CONN_CLOSE)
-        && (v11 || (h->flags & HTTP_F_CONN_KEEPALIVE)) && !(h->flags & HTTP_F_TE_OTHER);
+    r->up_keepalive = http_response_keepalive(h, body);
 }
 
 static void resp_complete(struct preq *r)

@@ -132,6 +132,21 @@ struct http_chunked {
 ssize_t http_chunked_decode(struct http_chunked *d, char *buf, size_t *len);
 bool http_chunked_done(const struct http_chunked *d);
 
+/* How a response body is delimited (RFC 9112 6.3). */
+enum http_body {
+    HTTP_BODY_NONE,      /* HEAD, 1xx, 204, 304: no body whatever the fields */
+    HTTP_BODY_LENGTH,    /* Content-Length bytes (possibly 0) */
+    HTTP_BODY_CHUNKED,   /* chunked transfer-coding */
+    HTTP_BODY_CLOSE      /* until the connection closes */
+};
+
+/* The framing of the response h to a request (head_request: a HEAD). */
+enum http_body http_response_body(const struct http_head *h, bool head_request);
+/* True when the connection may carry another request after the response
+ * h, framed as body says: not close-delimited, no Connection: close, and
+ * HTTP/1.1 (or 1.0 with keep-alive). */
+bool http_response_keepalive(const struct http_head *h, enum http_body body);
+
 /* --- helpers --- */
 
 /* "Not Found" for 404; "Unknown" for a status without a text. */
