@@ -31,10 +31,12 @@ static void backend_handle(http_txn *t, void *arg)
         static_serve(b->files, t);
 }
 
-/* Opens the accounts database and the login layer in front of the pages. */
-static int backend_open_store(struct backend *b, struct role_opts *o)
+/* The login options: session lifetime and the failure limit.  Read before
+ * the database is touched, so that -t refuses them even without one.
+ * 0, or -1 (logged). */
+static int backend_login_opts(const struct role_opts *o, struct weblogin_config *wc,
+                              struct db_options *dbo)
 {
-    char err[DB_MAX_ERRMSG + 256];
     long long life = role_opt_ms(o, "session-lifetime", DB_DEFAULT_SESSION_LIFETIME * 1000LL,
                                  1000, 3650LL * 86400000);
     long long rmax = role_opt_count(o, "login-rate-max", WEBLOGIN_RATE_MAX, 1, 1000000);
@@ -45,19 +47,28 @@ static int backend_open_store(struct backend *b, struct role_opts *o)
                   " or login-rate-window (1s..1d)");
         return -1;
     }
-    struct db_options dbo = { .session_lifetime = life / 1000 };
-    if (db_open(&b->store, o->db ? o->db : WR_DEFAULT_DB, &dbo, err, sizeof err, NULL) < 0) {
+    memset(dbo, 0, sizeof(*dbo));
+    dbo->session_lifetime = life / 1000;
+    memset(wc, 0, sizeof(*wc));
+    wc->compat_auth_cookie = role_flag(o, "compat-auth-cookie");
+    wc->secure_cookies = role_flag(o, "secure-cookies");
+    wc->rate_max = (unsigned)rmax;
+    wc->rate_window = (unsigned)(rwin / 1000);
+    return 0;
+}
+
+/* Opens the accounts database and the login layer in front of the pages. */
+static int backend_open_store(struct backend *b, struct role_opts *o,
+                              const struct weblogin_config *wc, const struct db_options *dbo)
+{
+    char err[DB_MAX_ERRMSG + 256];
+    if (db_open(&b->store, o->db ? o->db : WR_DEFAULT_DB, dbo, err, sizeof err, NULL) < 0) {
         log_error("%s", err);
         return -1;
     }
     if (db_info(b->store)->created_admin)
         log_warnx("created default account admin/password; change it with: weaprous user passwd admin");
-    struct weblogin_config wc = {
-        .compat_auth_cookie = role_flag(o, "compat-auth-cookie"),
-        .secure_cookies = role_flag(o, "secure-cookies"),
-        .rate_max = (unsigned)rmax, .rate_window = (unsigned)(rwin / 1000),
-    };
-    b->login = weblogin_new(b->store, b->files, &wc);
+    b->login = weblogin_new(b->store, b->files, wc);
     if (!b->login) {
         log_error("out of memory");
         return -1;
@@ -103,7 +114,9 @@ static int backend_setup(struct backend *b, struct role_opts *o, ev_loop *loop)
         log_error("bad client-max-body-size '%s'", role_opt(o, "client-max-body-size", ""));
         return -1;
     }
-    if (!(b->files = backend_files(o)))
+    struct weblogin_config wc;
+    struct db_options dbo;
+    if (backend_login_opts(o, &wc, &dbo) < 0 || !(b->files = backend_files(o)))
         return -1;
     /* -t checks an existing database (version, not garbage) but never
      * creates one: checking must not leave files behind. */
@@ -112,7 +125,7 @@ static int backend_setup(struct backend *b, struct role_opts *o, ev_loop *loop)
         if (have <= 0)
             return have;
     }
-    if (backend_open_store(b, o) < 0)
+    if (backend_open_store(b, o, &wc, &dbo) < 0)
         return -1;
     if (o->check_only)
         return 0;
