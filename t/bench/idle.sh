@@ -40,7 +40,6 @@ SERVERS=${BENCH_SERVERS:-poll select epoll nginx}
 IDLE=${BENCH_IDLE:-0 1000 10000}
 SELECT_MAX=${BENCH_SELECT_MAX:-900}
 SRCDIR=$(cd "${WR_SRCDIR:-$here/../..}" && pwd)
-CLK_TCK=$(getconf CLK_TCK)
 HOLDER=$here/idle_conns.py
 
 bench_need wrk wrk
@@ -56,18 +55,10 @@ FD_LIMIT=$(ulimit -n)
 work=$(mktemp -d /tmp/wridle.XXXXXX)
 chmod 755 "$work"
 declare -A PID PORT BIN
-cleanup() {
-    local s
-    for s in "${!PID[@]}"; do kill "${PID[$s]}" 2>/dev/null; done
-    wait 2>/dev/null
-    if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: logs kept in $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+trap 'bench_cleanup PID "$work" "${BENCH_KEEP:-}"' EXIT
 
 docroot=$work/docroot
-mkdir -p "$docroot"
-head -c 1024 /dev/zero | tr '\0' 'a' > "$docroot/1k.html"
-chmod 755 "$docroot"; chmod 644 "$docroot/1k.html"
+bench_docroot "$docroot"
 
 # --- the three builds --------------------------------------------------------
 # build_ours BACKEND: configure the source tree out of tree with that reactor
@@ -108,49 +99,20 @@ start_ours() {
 }
 
 start_nginx() {
-    local port=$2 d=$work/nginx user=""
-    mkdir -p "$d/tmp"
-    [ "$(id -u)" = 0 ] && user="user root;"
-    cat > "$d/nginx.conf" <<EOF
-$user
-worker_processes 1;
-worker_rlimit_nofile $FD_LIMIT;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections $((FD_LIMIT - 100)); }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 10000000;
-    keepalive_timeout 65;
-    types { text/html html; }
-    default_type application/octet-stream;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-    server { listen 127.0.0.1:$port; root $docroot; }
-}
-EOF
-    nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" >"$work/nginx.log" 2>&1 &
+    bench_nginx_start "$work/nginx" $((FD_LIMIT - 100)) \
+        "$(bench_nginx_static "$2" "$docroot")" "worker_rlimit_nofile $FD_LIMIT;"
     PID[nginx]=$!
 }
 
 # Start one server, check it serves the file whole and, for ours, that the
 # binary really runs the reactor it is named after.
 start_server() {
-    local s=$1 port got
+    local s=$1 port
     port=$(bench_free_port)
     PORT[$s]=$port
     if [ "$s" = nginx ]; then start_nginx "$s" "$port"; else start_ours "$s" "$port"; fi
-    bench_wait_port "$port" 10 || {
-        tail -n 20 "$work/$s.log" "$work/nginx/error.log" 2>/dev/null
-        bench_die "$s did not start on port $port"; }
-    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$port/1k.html")
-    [ "$got" = "200 1024" ] || bench_die "$s serves /1k.html wrong: '$got'"
+    bench_started "$s" "$port" "$work/$s.log" "$work/nginx/error.log"
+    bench_expect_get "$s serves /1k.html" "http://127.0.0.1:$port/1k.html" 1024
     if [ "$s" != nginx ]; then
         grep -q "reactor $s)" "$work/$s.log" ||
             bench_die "${BIN[$s]} does not say it runs the $s reactor: $(tail -n 1 "$work/$s.log")"
@@ -176,28 +138,16 @@ hold_stop() {
     wait "$HOLD_PID" 2>/dev/null
 }
 
-# --- one wrk run ---------------------------------------------------------------
 # run_wrk SERVER -> "req_per_s p99_ms cpu_us_per_req errors"
 run_wrk() {
-    local s=$1 out t0 t1 reqs rps p99 errs
-    t0=$(bench_cpu_ticks "${PID[$s]}")
-    out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:${PORT[$s]}/1k.html" 2>&1)
-    t1=$(bench_cpu_ticks "${PID[$s]}")
-    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
-    reqs=$(awk '/ requests in / { print $1 }' <<<"$out")
-    p99=$(bench_to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
-    errs=$(awk '/Socket errors:/ { gsub(",", ""); n = $4 + $6 + $8 + $10 }
-                /Non-2xx/ { n += $NF } END { print n + 0 }' <<<"$out")
-    echo "$s: $out" >> "$work/wrk.log"
-    awk -v r="${rps:-0}" -v p="${p99:-0}" -v n="${reqs:-0}" -v d=$((t1 - t0)) \
-        -v hz="$CLK_TCK" -v e="$errs" \
-        'BEGIN { printf "%.0f %.2f %.1f %d\n", r, p, n ? d * 1e6 / hz / n : 0, e }'
+    bench_wrk "${PID[$1]}" "$CONNS" "$DURATION" "$work/wrk.log" "$1" \
+        "http://127.0.0.1:${PORT[$1]}/1k.html"
 }
 
 # measure SERVER N: hold N idle connections, run the rounds, print a row.
 declare -A BASE BASECPU RPS USED
 measure() {
-    local s=$1 n=$2 want=$2 note="" i a b c d rr="" pp="" cc="" ee=0
+    local s=$1 n=$2 want=$2 note="" i rps p99 cpu err
     if [ "$s" = select ] && [ "$n" -gt "$SELECT_MAX" ]; then
         # one capped run is enough: a second would measure the same thing
         [ -n "${SELECT_CAPPED:-}" ] && return
@@ -213,22 +163,17 @@ measure() {
     fi
     HELD=0
     [ "$want" -gt 0 ] && hold_start "$s" "$want"
-    for ((i = 1; i <= ROUNDS; i++)); do
-        read -r a b c d < <(run_wrk "$s")
-        rr+="$a "; pp+="$b "; cc+="$c "; ee=$((ee + d))
-    done
+    bench_acc_reset
+    for ((i = 1; i <= ROUNDS; i++)); do bench_acc_add "$s" "$(run_wrk "$s")"; done
     OPEN=0
     [ "$want" -gt 0 ] && hold_stop
     kill -0 "${PID[$s]}" 2>/dev/null || note+=" (SERVER DIED)"
-    # shellcheck disable=SC2086  # the lists are space separated
-    RPS[$s,$n]=$(bench_median $rr)
+    read -r rps p99 cpu err <<<"$(bench_acc_median "$s")"
+    RPS[$s,$n]=$rps
     USED[$s,$n]=$want
-    local cpu
-    cpu=$(bench_median $cc)
-    [ "$n" = "${IDLE%% *}" ] && { BASE[$s]=${RPS[$s,$n]}; BASECPU[$s]=$cpu; }
-    # shellcheck disable=SC2086
-    awk -v s="$s" -v n="$want" -v r="${RPS[$s,$n]}" -v base="${BASE[$s]:-0}" \
-        -v p="$(bench_median $pp)" -v c="$cpu" -v bc="${BASECPU[$s]:-0}" -v e="$ee" \
+    [ "$n" = "${IDLE%% *}" ] && { BASE[$s]=$rps; BASECPU[$s]=$cpu; }
+    awk -v s="$s" -v n="$want" -v r="$rps" -v base="${BASE[$s]:-0}" \
+        -v p="$p99" -v c="$cpu" -v bc="${BASECPU[$s]:-0}" -v e="$err" \
         -v h="$HELD/$OPEN" -v note="$note" \
         'BEGIN { printf "%-7s %7s %9s %7.2f %8s %10s %7.2f %13s %6s%s\n",
                  s, n, r, base ? r / base : 0, p, c, bc ? c / bc : 0, h, e, note }'
@@ -241,8 +186,7 @@ done
 printf 'bench: wrk -t1 -c%s -d%ss --latency on a 1 KiB file, %s rounds, median shown\n' \
     "$CONNS" "$DURATION" "$ROUNDS"
 printf 'bench: idle connections %s (select at most %s); ulimit -n %s\n' "$IDLE" "$SELECT_MAX" "$FD_LIMIT"
-# Other work on the machine skews every figure: say how busy it was.
-printf 'bench: %s cores, load average at start %s\n\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+bench_load start
 
 printf '%-7s %7s %9s %7s %8s %10s %7s %13s %6s\n' server idle 'req/s' 'vs N=0' 'p99 ms' 'cpu us/req' 'vs N=0' \
     'held/at end' errors
@@ -250,26 +194,22 @@ for n in $IDLE; do
     for s in $SERVERS; do measure "$s" "$n"; done
 done
 
+# ratio_line N S NUM DEN LABEL: "idle N LABEL req/s ratio R" for S at N idle
+# connections, saying how many S really held when select's cap cut N.
+ratio_line() {
+    local n=$1 s=$2 num=${RPS[$3,$1]:-} den=${RPS[$4,$1]:-} note=""
+    [[ -n "$num" && -n "$den" ]] || return 0
+    [ "${USED[$s,$n]}" != "$n" ] && note=" ($s held ${USED[$s,$n]})"
+    printf 'idle %-6s %s req/s ratio %s%s\n' "$n" "$5" "$(bench_ratio "$num" "$den")" "$note"
+}
+
 echo
 for n in $IDLE; do
-    for s in poll select; do
-        [[ -n "${RPS[$s,$n]:-}" && -n "${RPS[epoll,$n]:-}" ]] || continue
-        awk -v a="${RPS[epoll,$n]}" -v b="${RPS[$s,$n]}" -v s="$s" -v n="$n" \
-            -v u="${USED[$s,$n]}" \
-            'BEGIN { printf "idle %-6s epoll/%-6s req/s ratio %.2f%s\n", n, s, b ? a / b : 0,
-                     u != n ? " (" s " held " u ")" : "" }'
-    done
-    for s in poll select epoll; do
-        [[ -n "${RPS[$s,$n]:-}" && -n "${RPS[nginx,$n]:-}" ]] || continue
-        awk -v a="${RPS[$s,$n]}" -v b="${RPS[nginx,$n]}" -v s="$s" -v n="$n" \
-            -v u="${USED[$s,$n]}" \
-            'BEGIN { printf "idle %-6s %-6s/nginx  req/s ratio %.2f%s\n", n, s, b ? a / b : 0,
-                     u != n ? " (" s " held " u ")" : "" }'
-    done
+    for s in poll select; do ratio_line "$n" "$s" epoll "$s" "$(printf 'epoll/%-6s' "$s")"; done
+    for s in poll select epoll; do ratio_line "$n" "$s" "$s" nginx "$(printf '%-6s/nginx ' "$s")"; done
 done
 [ -s "$work/holder.err" ] && { echo; sed 's/^/bench: holder: /' "$work/holder.err"; }
-printf '\nbench: load average at end %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
-for s in $SERVERS; do
-    kill -0 "${PID[$s]}" 2>/dev/null || echo "bench: WARNING: $s died during the run"
-done
+bench_load end
+# shellcheck disable=SC2086  # SERVERS is a list
+bench_warn_dead PID $SERVERS
 exit 0

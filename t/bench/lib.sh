@@ -64,3 +64,155 @@ bench_to_ms() {
 bench_median() {
     printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
 }
+
+# bench_ratio A B -> A / B with 2 decimals (0.00 when B is 0 or empty).
+bench_ratio() {
+    awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { printf "%.2f", b ? a / b : 0 }'
+}
+
+# bench_load WHEN: one line with the load average (Other work on the machine
+# skews every figure: say how busy it was).  WHEN is "start" or "end".
+bench_load() {
+    if [ "$1" = start ]; then
+        printf 'bench: %s cores, load average at start %s\n\n' "$(nproc)" \
+            "$(cut -d' ' -f1-3 /proc/loadavg)"
+    else
+        printf '\nbench: load average at end %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+    fi
+}
+
+# bench_warn_dead PIDS NAME...: a warning for each NAME whose process (in the
+# associative array named PIDS) is gone.
+bench_warn_dead() {
+    local -n pids_=$1; shift
+    local s
+    for s in "$@"; do
+        kill -0 "${pids_[$s]}" 2>/dev/null || echo "bench: WARNING: $s died during the run"
+    done
+}
+
+# bench_cleanup PIDS WORK [KEEP]: the EXIT trap: kill every process in the
+# associative array named PIDS, reap them, remove WORK unless KEEP is set.
+bench_cleanup() {
+    local -n pids_=$1
+    local s
+    for s in "${!pids_[@]}"; do kill "${pids_[$s]}" 2>/dev/null; done
+    wait 2>/dev/null
+    if [ -n "${3:-}" ]; then echo "bench: logs kept in $2" >&2; else rm -rf "$2"; fi
+}
+
+# bench_docroot DIR [1m]: DIR with 1k.html (1 KiB of 'a') and, when asked,
+# 1m.html (1 MiB of random bytes), readable by a server running as anyone.
+bench_docroot() {
+    mkdir -p "$1"
+    head -c 1024 /dev/zero | tr '\0' 'a' > "$1/1k.html"
+    [ "${2:-}" = 1m ] && head -c 1048576 /dev/urandom > "$1/1m.html"
+    chmod 755 "$1"; chmod 644 "$1"/*
+}
+
+# bench_started NAME PORT LOG...: wait up to 10 s for NAME on PORT, else show
+# the tail of the LOGs that exist and stop.
+bench_started() {
+    local s=$1 port=$2; shift 2
+    bench_wait_port "$port" 10 && return 0
+    tail -n 20 "$@" 2>/dev/null
+    bench_die "$s did not start on port $port"
+}
+
+# bench_expect_get WHAT URL SIZE [CURL_ARG...]: stop with "WHAT wrong" unless
+# a GET of URL answers 200 with SIZE bytes.
+bench_expect_get() {
+    local what=$1 url=$2 size=$3 got; shift 3
+    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "$@" "$url")
+    [ "$got" = "200 $size" ] || bench_die "$what wrong: '$got'"
+}
+
+# bench_nginx_start DIR WORKER_CONNECTIONS HTTP_BODY [MAIN_EXTRA]: write
+# DIR/nginx.conf (one worker, in the foreground, no access log, long
+# keep-alive, temporary files under DIR) with HTTP_BODY at the end of the
+# http block and MAIN_EXTRA after worker_processes, and start nginx in the
+# background; its output goes to DIR.log and the caller takes its pid from $!.
+bench_nginx_start() {
+    local d=$1 user=""
+    mkdir -p "$d/tmp"
+    # nginx drops to "nobody" as root, who may not read a docroot under /tmp.
+    [ "$(id -u)" = 0 ] && user="user root;"
+    cat > "$d/nginx.conf" <<CONF
+$user
+worker_processes 1;
+${4:-}
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections $2; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    keepalive_timeout 65;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+$3
+}
+CONF
+    nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" >"$d.log" 2>&1 &
+}
+
+# bench_nginx_static PORT DOCROOT: the HTTP_BODY of bench_nginx_start for a
+# static file server of DOCROOT on 127.0.0.1:PORT.
+bench_nginx_static() {
+    cat <<CONF
+    sendfile on;
+    tcp_nopush on;
+    types { text/html html; }
+    default_type application/octet-stream;
+    server { listen 127.0.0.1:$1; root $2; }
+CONF
+}
+
+# bench_wrk PID CONNS SECONDS LOG LABEL URL [WRK_ARG...] -> one line
+# "req_per_s p99_ms cpu_us_per_req errors" for one run of
+# `wrk -t1 -cCONNS -dSECONDS --latency WRK_ARG... URL`; the CPU time is that
+# of PID and its children (bench_cpu_ticks) over the run, errors are socket
+# errors plus non-2xx answers.  wrk's whole output is appended to LOG after
+# "LABEL: ".
+bench_wrk() {
+    local pid=$1 conns=$2 secs=$3 log=$4 label=$5 url=$6 out t0 t1 reqs rps p99 errs
+    shift 6
+    t0=$(bench_cpu_ticks "$pid")
+    out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" "$url" 2>&1)
+    t1=$(bench_cpu_ticks "$pid")
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+    reqs=$(awk '/ requests in / { print $1 }' <<<"$out")
+    p99=$(bench_to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+    errs=$(awk '/Socket errors:/ { gsub(",", ""); n = $4 + $6 + $8 + $10 }
+                /Non-2xx/ { n += $NF } END { print n + 0 }' <<<"$out")
+    echo "$label: $out" >> "$log"
+    awk -v r="${rps:-0}" -v p="${p99:-0}" -v n="${reqs:-0}" -v d=$((t1 - t0)) \
+        -v hz="$(getconf CLK_TCK)" -v e="$errs" \
+        'BEGIN { printf "%.0f %.2f %.1f %d\n", r, p, n ? d * 1e6 / hz / n : 0, e }'
+}
+
+# Rounds: bench_acc_add KEY "rps p99 cpu errors" (a bench_wrk line) collects
+# the runs of KEY; bench_acc_median KEY -> "rps p99 cpu errors" with the
+# median of each of the first three and the sum of the errors;
+# bench_acc_reset forgets every KEY.
+declare -gA BENCH_ACC_RPS=() BENCH_ACC_P99=() BENCH_ACC_CPU=() BENCH_ACC_ERR=()
+bench_acc_reset() {
+    BENCH_ACC_RPS=(); BENCH_ACC_P99=(); BENCH_ACC_CPU=(); BENCH_ACC_ERR=()
+}
+
+bench_acc_add() {
+    local a b c d
+    read -r a b c d <<<"$2"
+    BENCH_ACC_RPS[$1]+="$a "; BENCH_ACC_P99[$1]+="$b "; BENCH_ACC_CPU[$1]+="$c "
+    BENCH_ACC_ERR[$1]=$(( ${BENCH_ACC_ERR[$1]:-0} + d ))
+}
+
+bench_acc_median() {
+    # shellcheck disable=SC2086  # the lists are space separated
+    echo "$(bench_median ${BENCH_ACC_RPS[$1]}) $(bench_median ${BENCH_ACC_P99[$1]})" \
+         "$(bench_median ${BENCH_ACC_CPU[$1]}) ${BENCH_ACC_ERR[$1]}"
+}

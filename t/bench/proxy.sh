@@ -21,7 +21,6 @@ DURATION=${BENCH_DURATION:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-64}
 OURS=${WR_BUILDDIR:-.}/weaprous
-CLK_TCK=$(getconf CLK_TCK)
 
 bench_need wrk wrk
 bench_need nginx nginx-light
@@ -32,18 +31,10 @@ ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 work=$(mktemp -d /tmp/wrbench-proxy.XXXXXX)
 chmod 755 "$work"
 declare -A PID PORT
-cleanup() {
-    local s
-    for s in "${!PID[@]}"; do kill "${PID[$s]}" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'bench_cleanup PID "$work"' EXIT
 
 docroot=$work/docroot
-mkdir -p "$docroot"
-head -c 1024 /dev/zero | tr '\0' 'a' > "$docroot/1k.html"
-chmod 755 "$docroot"; chmod 644 "$docroot"/*
+bench_docroot "$docroot"
 
 # --- two backends --------------------------------------------------------------
 for b in b1 b2; do
@@ -70,25 +61,7 @@ EOF
 }
 
 start_nginx() {
-    local d=$work/nginx user=""
-    mkdir -p "$d/tmp"
-    [ "$(id -u)" = 0 ] && user="user root;"
-    cat > "$d/nginx.conf" <<EOF
-$user
-worker_processes 1;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 65;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
+    bench_nginx_start "$work/nginx" 8192 "\
     upstream pool {
         server 127.0.0.1:${PORT[b1]};
         server 127.0.0.1:${PORT[b2]};
@@ -99,47 +72,29 @@ http {
         location / {
             proxy_pass http://pool;
             proxy_http_version 1.1;
-            proxy_set_header Connection "";
+            proxy_set_header Connection \"\";
             proxy_set_header Host \$host;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
             proxy_set_header X-Real-IP \$remote_addr;
         }
-    }
-}
-EOF
-    nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" >"$work/nginx.log" 2>&1 &
+    }"
     PID[nginx]=$!
 }
 
 start_proxy() {
-    local s=$1 port got
+    local s=$1 port
     port=$(bench_free_port)
     PORT[$s]=$port
     "start_$s" "$port"
-    bench_wait_port "$port" 10 || {
-        tail -n 20 "$work/$s.log" "$work/nginx/error.log" 2>/dev/null
-        bench_die "$s did not start on port $port"; }
-    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' \
-          -H 'Host: bench' "http://127.0.0.1:$port/1k.html")
-    [ "$got" = "200 1024" ] || bench_die "$s proxies /1k.html wrong: '$got'"
+    bench_started "$s" "$port" "$work/$s.log" "$work/nginx/error.log"
+    bench_expect_get "$s proxies /1k.html" "http://127.0.0.1:$port/1k.html" 1024 \
+        -H 'Host: bench'
 }
 
 # run_wrk PROXY -> "req_per_s p99_ms cpu_us_per_req errors"
 run_wrk() {
-    local s=$1 out t0 t1 reqs rps p99 errs
-    t0=$(bench_cpu_ticks "${PID[$s]}")
-    out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: bench' \
-          "http://127.0.0.1:${PORT[$s]}/1k.html" 2>&1)
-    t1=$(bench_cpu_ticks "${PID[$s]}")
-    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
-    reqs=$(awk '/ requests in / { print $1 }' <<<"$out")
-    p99=$(bench_to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
-    errs=$(awk '/Socket errors:/ { gsub(",", ""); n = $4 + $6 + $8 + $10 }
-                /Non-2xx/ { n += $NF } END { print n + 0 }' <<<"$out")
-    echo "$s: $out" >> "$work/wrk.log"
-    awk -v r="${rps:-0}" -v p="${p99:-0}" -v n="${reqs:-0}" -v d=$((t1 - t0)) \
-        -v hz="$CLK_TCK" -v e="$errs" \
-        'BEGIN { printf "%.0f %.2f %.1f %d\n", r, p, n ? d * 1e6 / hz / n : 0, e }'
+    bench_wrk "${PID[$1]}" "$CONNS" "$DURATION" "$work/wrk.log" "$1" \
+        "http://127.0.0.1:${PORT[$1]}/1k.html" -H 'Host: bench'
 }
 
 PROXIES="ours nginx"
@@ -149,24 +104,17 @@ printf 'bench: backends on %s and %s; ours pid %s port %s; nginx pid %s port %s\
 printf 'bench: wrk -t1 -c%s -d%ss --latency, 1 KiB page, %s rounds, median shown\n\n' \
     "$CONNS" "$DURATION" "$ROUNDS"
 
-declare -A r_rps r_p99 r_cpu r_err RPS
+declare -A RPS
 printf '%-8s %10s %9s %10s %7s\n' proxy 'req/s' 'p99 ms' 'cpu us/req' errors
 for ((i = 1; i <= ROUNDS; i++)); do
-    for s in $PROXIES; do
-        read -r a b c d < <(run_wrk "$s")
-        r_rps[$s]+="$a "; r_p99[$s]+="$b "; r_cpu[$s]+="$c "
-        r_err[$s]=$(( ${r_err[$s]:-0} + d ))
-    done
+    for s in $PROXIES; do bench_acc_add "$s" "$(run_wrk "$s")"; done
 done
 for s in $PROXIES; do
-    # shellcheck disable=SC2086  # the lists are space separated
-    RPS[$s]=$(bench_median ${r_rps[$s]})
-    printf '%-8s %10s %9s %10s %7s\n' "$s" "${RPS[$s]}" "$(bench_median ${r_p99[$s]})" \
-        "$(bench_median ${r_cpu[$s]})" "${r_err[$s]}"
+    read -r rps p99 cpu err <<<"$(bench_acc_median "$s")"
+    RPS[$s]=$rps
+    printf '%-8s %10s %9s %10s %7s\n' "$s" "$rps" "$p99" "$cpu" "$err"
 done
-awk -v a="${RPS[ours]}" -v b="${RPS[nginx]}" \
-    'BEGIN { printf "ours/nginx req/s ratio %.2f\n", b ? a / b : 0 }'
-for s in $PROXIES b1 b2; do
-    kill -0 "${PID[$s]}" 2>/dev/null || echo "bench: WARNING: $s died during the run"
-done
+printf 'ours/nginx req/s ratio %s\n' "$(bench_ratio "${RPS[ours]}" "${RPS[nginx]}")"
+# shellcheck disable=SC2086  # PROXIES is a list
+bench_warn_dead PID $PROXIES b1 b2
 exit 0
