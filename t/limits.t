@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
-import wrtest  # noqa: E402
 from wrtest import (Server, binary, done_testing, is_, like, ok, tmpdir)  # noqa: E402
 
 top = tmpdir()
@@ -33,13 +32,6 @@ def run(*args, timeout=10):
     p = subprocess.run([binary()] + list(args), capture_output=True, timeout=timeout,
                        stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout.decode(errors='replace') + p.stderr.decode(errors='replace')
-
-
-def todo(cond, name, reason):
-    """A known bug: 'not ok ... # TODO' until it is fixed (XFAIL, then XPASS)."""
-    wrtest._st.count += 1
-    wrtest._line('%sok %d - %s # TODO %s' % ('' if cond else 'not ', wrtest._st.count,
-                                              name, reason))
 
 
 def conf(name, data):
@@ -143,16 +135,14 @@ for flag, good, bad, msg in cases:
         is_(rc, 1, '%s %r is refused with exit status 1' % (flag, v))
         like(out, msg, '  with the option\'s message')
 
-# -t must refuse what the real run refuses.  The store options
-# (session-lifetime, login-rate-*) are only checked when the database is
-# opened, and -t skips that when the database does not exist yet.
+# -t must refuse what the real run refuses, also when the database does
+# not exist yet (-t never creates it).
 nodb = os.path.join(top, 'absent.db')
 for flag, v in (('--session-lifetime', '0'), ('--login-rate-max', '0'),
                 ('--login-rate-window', '0.5')):
     rc, out = run('backend', '-t', '--www', www, '--static', static, '--db', nodb, flag, v)
-    todo(rc == 1 and 'bad session-lifetime' in out,
-         '-t refuses %s %s when the database does not exist yet' % (flag, v),
-         'role_backend.c backend_setup returns before backend_open_store')
+    ok(rc == 1 and 'bad session-lifetime' in out,
+       '-t refuses %s %s when the database does not exist yet' % (flag, v))
 for flag, v in (('--open-file-cache-max', '-1'), ('--client-max-body-size', '1T')):
     rc, out = run('backend', '-t', '--www', www, '--static', static, '--db', nodb, flag, v)
     is_(rc, 1, '-t refuses %s %s' % (flag, v))
