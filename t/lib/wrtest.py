@@ -30,8 +30,8 @@ __all__ = [
     'ok', 'is_', 'isnt', 'like', 'diag', 'skip', 'skip_all', 'done_testing',
     'failed', 'free_port', 'binary', 'srcdir', 'builddir', 'tmpdir',
     'require', 'Server', 'wait_port', 'wait_until', 'raw', 'req',
-    'Response', 'parse_response', 'parse_responses', 'read_head', 'curl',
-    'rss_kib', 'cpu_ticks',
+    'Response', 'parse_response', 'parse_responses', 'read_head',
+    'read_to_eof', 'curl', 'rss_kib', 'cpu_ticks',
 ]
 
 SERVER_START_TIMEOUT = 10.0   # seconds until a server must accept
@@ -503,6 +503,17 @@ def parse_responses(data, heads=()):
         if r.status >= 200:
             final += 1
     return out
+
+
+def read_to_eof(s):
+    """Everything socket s delivers until the peer closes; the socket's
+    own timeout raises socket.timeout (no silent partial answer)."""
+    data = b''
+    while True:
+        got = s.recv(65536)
+        if not got:
+            return data
+        data += got
 
 
 def read_head(s, bufsize=65536):
