@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
 from wrtest import (Server, binary, done_testing, free_port, is_, like, ok,  # noqa: E402
-                    tmpdir, wait_port, wait_until)
+                    read_to_eof, tmpdir, wait_port, wait_until)
 
 top = tmpdir()
 www, static = os.path.join(top, 'www'), os.path.join(top, 'static')
@@ -38,12 +38,7 @@ def get(port, path='/page.html'):
     s = socket.create_connection(('127.0.0.1', port), timeout=5)
     s.sendall(b'GET ' + path.encode() + b' HTTP/1.1\r\nHost: t\r\nReferer: http://r/\r\n'
               b'User-Agent: cli-test\r\nConnection: close\r\n\r\n')
-    data = b''
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
+    data = read_to_eof(s)
     s.close()
     return data
 

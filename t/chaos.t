@@ -90,12 +90,14 @@ def rst_close(s):
     s.close()
 
 
-def read_all(s, timeout):
+def read_all(s, timeout, until=None):
     """Bytes until the peer closes; (data, how) with how 'closed', 'reset'
-    or 'timeout'."""
+    or 'timeout', or 'until' as soon as until(data) holds."""
     out = bytearray()
     deadline = time.monotonic() + timeout
     while True:
+        if until is not None and until(bytes(out)):
+            return bytes(out), 'until'
         left = deadline - time.monotonic()
         if left <= 0:
             return bytes(out), 'timeout'
@@ -619,33 +621,24 @@ def exchange_answer(port, payload, timeout=ANSWER_TIMEOUT, slow=0):
             s.sendall(payload[slow:])
         except OSError:
             pass      # the server may refuse early; read what it said
-        out = bytearray()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                parse_response(bytes(out))
-                break
-            except ValueError:
-                pass
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return bytes(out), 'timeout'
-            s.settimeout(left)
-            try:
-                got = s.recv(65536)
-            except socket.timeout:
-                return bytes(out), 'timeout'
-            except OSError:
-                return bytes(out), 'reset'
-            if not got:
-                return bytes(out), 'closed'
-            out += got
+        out, how = read_all(s, timeout, until=whole_response)
+        if how != 'until':
+            return out, how
         try:
             s.shutdown(socket.SHUT_WR)
         except OSError:
             pass
         rest, how = read_all(s, timeout)
-        return bytes(out) + rest, how
+        return out + rest, how
+
+
+def whole_response(data):
+    """True when data starts with one complete response."""
+    try:
+        parse_response(data)
+        return True
+    except ValueError:
+        return False
 
 
 def judge(where, label, payload, data, how, check=None):

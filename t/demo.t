@@ -39,6 +39,15 @@ def start(top):
     return p, out
 
 
+def exit_status(p):
+    """The demo's exit status within 15 s; None (and killed) when it hangs."""
+    try:
+        return p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return None
+
+
 def text(out):
     out.flush()
     with open(out.name) as f:
@@ -75,11 +84,7 @@ served = sum(s['requests'] for pool in st['pools'] for s in pool['servers']
 ok(served >= 6, 'requests reached the backends (%d)' % served)
 
 p.send_signal(signal.SIGINT)
-try:
-    rc = p.wait(15)
-except subprocess.TimeoutExpired:
-    p.kill()
-    rc = None
+rc = exit_status(p)
 is_(rc, 0, 'Ctrl-C: the demo exits 0')
 ok(wait_until(lambda: not any(busy(q) for q in PORTS), 5), 'and every part has stopped')
 
@@ -91,11 +96,7 @@ pids = subprocess.run(['pgrep', '-f', '%s backend --server-ip 127.0.0.1 --server
 ok(len(pids) == 1, 'backend-9001 found')
 if pids:
     os.kill(int(pids[0]), signal.SIGKILL)
-try:
-    rc = p.wait(15)
-except subprocess.TimeoutExpired:
-    p.kill()
-    rc = None
+rc = exit_status(p)
 is_(rc, 1, 'a part killed: the demo exits 1')
 like(text(out), r'backend-9001 exited', 'and names the part')
 ok(wait_until(lambda: not any(busy(q) for q in PORTS), 5), 'and stops the others')

@@ -185,13 +185,7 @@ def ws_connect(port, origin=None):
     s.sendall(('GET /chat HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n'
                'Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n'
                'Sec-WebSocket-Version: 13\r\n%s\r\n' % (port, key, extra)).encode())
-    data = b''
-    while b'\r\n\r\n' not in data:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    head, _, rest = data.partition(b'\r\n\r\n')
+    head, rest = read_head(s)
     return s, head.decode('latin-1'), rest
 
 

@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
-from wrtest import done_testing, is_, ok, rss_kib  # noqa: E402
+from wrtest import done_testing, is_, ok, read_head, rss_kib  # noqa: E402
 from proxy_helpers import Proxy, Upstream, get  # noqa: E402
 
 SIZE = 50 << 20
@@ -30,17 +30,6 @@ host "down" { proxy_pass http://127.0.0.1:%d; }
 host "small" { client_max_body_size 10k; proxy_pass http://127.0.0.1:%d; }
 host "slowup" { proxy_pass http://127.0.0.1:%d; }
 ''' % (echo.port, bigup.port, echo.port, slowup.port)
-
-
-def head_and_rest(s):
-    data = b''
-    while b'\r\n\r\n' not in data:
-        got = s.recv(65536)
-        if not got:
-            break
-        data += got
-    head, _, rest = data.partition(b'\r\n\r\n')
-    return head, rest
 
 
 with Proxy(conf) as px:
@@ -60,7 +49,7 @@ with Proxy(conf) as px:
             digest.update(block)
             if i % 8 == 0:
                 sample()
-        head, rest = head_and_rest(s)
+        head, rest = read_head(s)
         while True:
             got = s.recv(65536)
             if not got:
@@ -74,7 +63,7 @@ with Proxy(conf) as px:
     with socket.create_connection(('127.0.0.1', px.port), timeout=30) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         s.sendall(b'GET /big HTTP/1.1\r\nHost: down\r\nConnection: close\r\n\r\n')
-        head, rest = head_and_rest(s)
+        head, rest = read_head(s)
         got_len = len(rest)
         for _ in range(20):        # a slow reader for two seconds
             time.sleep(0.1)
@@ -101,7 +90,7 @@ with Proxy(conf) as px:
             s.sendall(block)
             if i % 4 == 0:
                 sample()
-        head, rest = head_and_rest(s)
+        head, rest = read_head(s)
         while True:
             got = s.recv(65536)
             if not got:

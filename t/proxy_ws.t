@@ -12,7 +12,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
-from wrtest import done_testing, is_, ok, wait_until  # noqa: E402
+from wrtest import done_testing, is_, ok, read_head, wait_until  # noqa: E402
 from proxy_helpers import Proxy, Upstream, get, ws_frame, ws_read_frame  # noqa: E402
 
 ws = Upstream('W', mode='ws')
@@ -29,13 +29,7 @@ def ws_open(port, host):
                'Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n'
                'Sec-WebSocket-Version: 13\r\n\r\n' % (host, key)).encode()
               + ws_frame(1, b'early frame'))   # bytes right behind the request
-    data = b''
-    while b'\r\n\r\n' not in data:
-        got = s.recv(4096)
-        if not got:
-            break
-        data += got
-    head, _, rest = data.partition(b'\r\n\r\n')
+    head, rest = read_head(s)
     return s, head, rest
 
 

@@ -80,31 +80,35 @@ def build_tree(top):
     write(os.path.join(top, 'www', 'page.html'), b'<p>one</p>')
 
 
+def served_after_window(port, before, old, new, name_inside, name_after):
+    """/a.txt was just changed from old to new (before: the response that
+    served old): old whole inside the cache window, new after it, with an
+    ETag other than before's.  Returns the response with new."""
+    is_(body_of(get(port, '/a.txt')), old, name_inside)
+    time.sleep(WINDOW)
+    after = get(port, '/a.txt')
+    is_(body_of(after), new, name_after)
+    ok(before is not None and after is not None
+       and before.headers.get('etag') != after.headers.get('etag'),
+       'changed: ... with a new ETag')
+    return after
+
+
 def test_changed(port, st):
     path = os.path.join(st, 'a.txt')
     write(path, b'first version')
     r1 = get(port, '/a.txt')
     is_(body_of(r1), b'first version', 'changed: first version served')
     replace(path, b'second, longer version')
-    r = get(port, '/a.txt')
-    is_(body_of(r), b'first version',
-        'changed: inside the window the cached file is served whole')
-    time.sleep(WINDOW)
-    r2 = get(port, '/a.txt')
-    is_(body_of(r2), b'second, longer version', 'changed: renamed-over file served after the window')
-    ok(r1 is not None and r2 is not None and r1.headers.get('etag') != r2.headers.get('etag'),
-       'changed: ... with a new ETag')
+    r2 = served_after_window(port, r1, b'first version', b'second, longer version',
+                             'changed: inside the window the cached file is served whole',
+                             'changed: renamed-over file served after the window')
     r = get(port, '/a.txt', [('If-None-Match', r1.headers.get('etag', '') if r1 else '')])
     is_(status_of(r), 200, 'changed: the old ETag no longer gives 304')
     write(path, b'third (in place)')                # same inode
-    r = get(port, '/a.txt')
-    is_(body_of(r), b'second, longer version',
-        'changed: an in-place rewrite inside the window: the old bytes, whole')
-    time.sleep(WINDOW)
-    r3 = get(port, '/a.txt')
-    is_(body_of(r3), b'third (in place)', 'changed: file rewritten in place served after the window')
-    ok(r3 is not None and r2 is not None and r3.headers.get('etag') != r2.headers.get('etag'),
-       'changed: ... with a new ETag')
+    served_after_window(port, r2, b'second, longer version', b'third (in place)',
+                        'changed: an in-place rewrite inside the window: the old bytes, whole',
+                        'changed: file rewritten in place served after the window')
     os.unlink(path)
     time.sleep(WINDOW)
     is_(status_of(get(port, '/a.txt')), 404, 'deleted: 404 after the window')

@@ -44,13 +44,8 @@ def handshake(port, extra=b'', headers=None, path='/echo'):
     req = 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n' % path
     req += ''.join('%s: %s\r\n' % kv for kv in hdrs.items()) + '\r\n'
     s.sendall(req.encode() + extra)
-    head = b''
-    while b'\r\n\r\n' not in head:
-        chunk = s.recv(1)
-        if not chunk:
-            break
-        head += chunk
-    return s, head.decode('latin-1')
+    head, _ = read_head(s, bufsize=1)   # leaves the frames in the socket
+    return s, head.decode('latin-1') + '\r\n'   # every header line ends in CRLF
 
 
 def read_frames(s, want_eof=True, limit=64):

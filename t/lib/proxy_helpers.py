@@ -33,7 +33,7 @@ import socket
 import threading
 import time
 
-from wrtest import Server, free_port, tmpdir
+from wrtest import Server, free_port, read_to_eof, tmpdir
 
 HEAD_MAX = 65536
 
@@ -82,6 +82,22 @@ def _read_line(sock, buf):
     return buf[:i], buf[i + 2:]
 
 
+def _pass_on(sock, buf, n, sink, eof_msg):
+    """Hands the next n body bytes (buf first, then sock) to sink(bytes)
+    piece by piece, without holding them all; returns what follows them.
+    EOF before n bytes raises ConnectionError(eof_msg)."""
+    while n:
+        if not buf:
+            buf = sock.recv(1 << 20)
+            if not buf:
+                raise ConnectionError(eof_msg)
+        take = buf[:n]
+        sink(take)
+        n -= len(take)
+        buf = buf[len(take):]
+    return buf
+
+
 def _read_body(sock, headers, buf, sink):
     """Reads the body into sink(bytes); returns (length, rest, chunked)."""
     te = (_hget(headers, 'Transfer-Encoding') or '').lower()
@@ -95,29 +111,12 @@ def _read_body(sock, headers, buf, sink):
                     line, buf = _read_line(sock, buf)
                     if not line:
                         return total, buf, True
-            while size:
-                if not buf:
-                    buf = sock.recv(1 << 20)
-                    if not buf:
-                        raise ConnectionError('eof in chunk data')
-                take = buf[:size]
-                sink(take)
-                total += len(take)
-                size -= len(take)
-                buf = buf[len(take):]
+            buf = _pass_on(sock, buf, size, sink, 'eof in chunk data')
+            total += size
             _, buf = _read_exact(sock, buf, 2)
     n = int(_hget(headers, 'Content-Length') or 0)
-    while n:
-        if not buf:
-            buf = sock.recv(1 << 20)
-            if not buf:
-                raise ConnectionError('eof in body')
-        take = buf[:n]
-        sink(take)
-        total += len(take)
-        n -= len(take)
-        buf = buf[len(take):]
-    return total, buf, False
+    buf = _pass_on(sock, buf, n, sink, 'eof in body')
+    return n, buf, False
 
 
 class Upstream:
@@ -337,12 +336,7 @@ class Proxy(Server):
         """The JSON of /__status (needs `status_listen 127.0.0.1:{status}`)."""
         with socket.create_connection(('127.0.0.1', self.status_port), timeout=5) as s:
             s.sendall(b'GET /__status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-            data = b''
-            while True:
-                got = s.recv(65536)
-                if not got:
-                    break
-                data += got
+            data = read_to_eof(s)
         return json.loads(data.split(b'\r\n\r\n', 1)[1])
 
 

@@ -30,8 +30,8 @@ __all__ = [
     'ok', 'is_', 'isnt', 'like', 'diag', 'skip', 'skip_all', 'done_testing',
     'failed', 'free_port', 'binary', 'srcdir', 'builddir', 'tmpdir',
     'require', 'Server', 'wait_port', 'wait_until', 'raw', 'req',
-    'Response', 'parse_response', 'parse_responses', 'curl', 'rss_kib',
-    'cpu_ticks',
+    'Response', 'parse_response', 'parse_responses', 'read_head',
+    'read_to_eof', 'curl', 'rss_kib', 'cpu_ticks',
 ]
 
 SERVER_START_TIMEOUT = 10.0   # seconds until a server must accept
@@ -503,6 +503,32 @@ def parse_responses(data, heads=()):
         if r.status >= 200:
             final += 1
     return out
+
+
+def read_to_eof(s):
+    """Everything socket s delivers until the peer closes; the socket's
+    own timeout raises socket.timeout (no silent partial answer)."""
+    data = b''
+    while True:
+        got = s.recv(65536)
+        if not got:
+            return data
+        data += got
+
+
+def read_head(s, bufsize=65536):
+    """Reads from socket s until the blank line ending a response head
+    (or EOF): (head, rest), both bytes, the CRLFCRLF dropped; rest holds
+    what came behind the head in the same reads.  bufsize=1 reads byte by
+    byte, so nothing behind the head is consumed."""
+    data = b''
+    while b'\r\n\r\n' not in data:
+        got = s.recv(bufsize)
+        if not got:
+            break
+        data += got
+    head, _, rest = data.partition(b'\r\n\r\n')
+    return head, rest
 
 
 # --- tools ---------------------------------------------------------------

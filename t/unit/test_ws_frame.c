@@ -80,16 +80,17 @@ static void test_simple(void)
     is_mem(f.payload, f.len, "Hello", 5, "RFC 5.7 payload");
     guard_free(c, sizeof rfc);
 
+    size_t again = 0;
     for (size_t k = 0; k < n; k++) {
         ws_parser_init(&p, WS_ROLE_SERVER);
         ssize_t r = parse_copy(&p, b, k, &f, &c);
         guard_free(c, k);
-        if (r != WS_AGAIN) {
-            ok(0, "prefix of %zu bytes needs more", k);
-            return;
-        }
+        if (r == WS_AGAIN)
+            again++;
+        else
+            diag("prefix of %zu bytes: %zd, not WS_AGAIN", k, r);
     }
-    ok(1, "every prefix of a frame needs more");
+    ok(n > 2 && again == n, "every prefix of a frame needs more");
 }
 
 static void test_roles(void)
