@@ -151,12 +151,14 @@ big = bytes(rng0.getrandbits(8) for _ in range(4096)) * (BIG_FILE // 4096)
 with open(os.path.join(static, 'big.bin'), 'wb') as f:
     f.write(big)
 
+failed = []
 for name in ['web%d' % i for i in range(WEB_USERS)] + ['chaos']:
     r = subprocess.run([binary(), 'user', 'add', '--db', bdb, name],
                        input=('pw-%s\n' % name).encode(), capture_output=True)
     if r.returncode != 0:
+        failed.append(name)
         diag(r.stderr.decode(errors='replace'))
-ok(True, 'backend accounts created')
+ok(not failed, 'backend accounts created%s' % (' (failed: %s)' % ', '.join(failed) if failed else ''))
 
 # The login limiters would turn every login from 127.0.0.1 into 429 after
 # the storm's failed logins; the limiter is not what this test is about.

@@ -138,8 +138,7 @@ static void test_limits(void)
     ok(rl_new(0, 5, 60) == NULL && errno == EINVAL, "rl_new: capacity 0 is EINVAL");
     ok(rl_new(RL_MAX_CAPACITY + 1, 5, 60) == NULL, "rl_new: capacity over the maximum");
     ok(rl_new(4, 5, 0) == NULL, "rl_new: window 0");
-    rl_free(NULL);
-    ok(1, "rl_free(NULL) is harmless");
+    rl_free(NULL);      /* harmless: a crash here ends the plan early */
 }
 
 int main(void)
