@@ -240,6 +240,9 @@ void tracker_error(struct tracker *tr, http_txn *t, int status, const char *erro
                    const char *detail);
 /* 503 (busy) or 500 for a store failure, logged. */
 void tracker_store_error(struct tracker *tr, http_txn *t, const char *what);
+/* The end of a handler whose body is already written: 200, or the store
+ * error for `what` when rc < 0. */
+void tracker_finish(struct tracker *tr, http_txn *t, int rc, const char *what);
 /* True for a valid channel name: 1..TRACKER_MAX_CHANNEL of [A-Za-z0-9_-],
  * starting with a letter or digit. */
 bool tracker_channel_name_valid(const char *name);

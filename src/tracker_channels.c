@@ -325,10 +325,7 @@ static void chan_list(http_txn *t, void *arg)
     int r = tracker_db_channel_list(tr, u.id, chan_write, w);
     json_w_end_array(w);
     json_w_end_object(w);
-    if (r < 0)
-        tracker_store_error(tr, t, "channels");
-    else
-        tracker_reply(tr, t, 200);
+    tracker_finish(tr, t, r, "channels");
 }
 
 int tracker_channel_routes(struct tracker *tr)

@@ -284,10 +284,7 @@ static void peer_get_list(http_txn *t, void *arg)
     json_w_key(w, "truncated");
     json_w_bool(w, l->truncated);
     json_w_end_object(w);
-    if (r < 0)
-        tracker_store_error(tr, t, "get-list");
-    else
-        tracker_reply(tr, t, 200);
+    tracker_finish(tr, t, r, "get-list");
 }
 
 int tracker_peer_routes(struct tracker *tr)

@@ -55,6 +55,14 @@ void tracker_store_error(struct tracker *tr, http_txn *t, const char *what)
     tracker_error(tr, t, 500, "internal error", "database failure");
 }
 
+void tracker_finish(struct tracker *tr, http_txn *t, int rc, const char *what)
+{
+    if (rc < 0)
+        tracker_store_error(tr, t, what);
+    else
+        tracker_reply(tr, t, 200);
+}
+
 const char *tracker_token(http_txn *t)
 {
     const char *h = http_txn_header(t, "Authorization");
