@@ -233,6 +233,17 @@ int tracker_body(struct tracker *tr, http_txn *t, const json_value **root,
  * -1 after answering 422 (wrong type or length). */
 int tracker_str(http_txn *t, const json_value *root, const char *key,
                 size_t max, const char **out, struct tracker *tr);
+/* The required JSON body and its required string member `key` (1..max
+ * bytes): 0 with *root and *out, or -1 after answering 400 (`missing` as
+ * the detail when key is absent), 413, 415 or 422. */
+int tracker_body_need(struct tracker *tr, http_txn *t, const json_value **root,
+                      const char *key, size_t max, const char **out,
+                      const char *missing);
+/* The preamble of a JSON handler: tracker_auth(), then
+ * tracker_body_need().  0 with *u, *root and *out, or -1 after answering. */
+int tracker_begin_json(struct tracker *tr, http_txn *t, struct tracker_user *u,
+                       const json_value **root, const char *key, size_t max,
+                       const char **out, const char *missing);
 /* Every answer goes through these two (counted for /metrics). */
 json_writer *tracker_json(http_txn *t);
 void tracker_reply(struct tracker *tr, http_txn *t, int status);

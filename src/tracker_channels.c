@@ -15,19 +15,29 @@
 #include "pwhash.h"
 #include "tracker.h"
 
+/* The longest channel-name member read before the name rule applies (a
+ * longer one is a 422 of tracker_str(), a shorter bad one the rule's). */
+#define CHAN_MAX_NAME_MEMBER 255
+
+/* 0 for a valid channel name, or -1 after answering 422. */
+static int chan_name_ok(struct tracker *tr, http_txn *t, const char *name)
+{
+    if (tracker_channel_name_valid(name))
+        return 0;
+    tracker_error(tr, t, 422, "unprocessable entity",
+                  "channel names are 1-32 of A-Z a-z 0-9 _ - starting with a"
+                  " letter or digit");
+    return -1;
+}
+
 /* Reads and checks a channel name member: 1 valid in *name, 0 absent,
  * -1 after answering 422. */
 static int chan_name(struct tracker *tr, http_txn *t, const json_value *root,
                      const char *key, const char **name)
 {
-    if (tracker_str(t, root, key, 255, name, tr) < 0)
+    if (tracker_str(t, root, key, CHAN_MAX_NAME_MEMBER, name, tr) < 0
+        || (*name && chan_name_ok(tr, t, *name) < 0))
         return -1;
-    if (*name && !tracker_channel_name_valid(*name)) {
-        tracker_error(tr, t, 422, "unprocessable entity",
-                      "channel names are 1-32 of A-Z a-z 0-9 _ - starting with a"
-                      " letter or digit");
-        return -1;
-    }
     return *name != NULL;
 }
 
@@ -146,13 +156,12 @@ static void chan_join(http_txn *t, void *arg)
     const json_value *root;
     const char *name;
     int r;
-    if (tracker_auth(tr, t, &u) < 0 || tracker_body(tr, t, &root, true) < 0
-        || (r = chan_name(tr, t, root, "channel", &name)) < 0)
+    /* Absent (400) and invalid (422) exclude each other: the order of
+     * the two checks changes no answer. */
+    if (tracker_begin_json(tr, t, &u, &root, "channel", CHAN_MAX_NAME_MEMBER, &name,
+                           "\"channel\" is required") < 0
+        || chan_name_ok(tr, t, name) < 0)
         return;
-    if (r == 0) {
-        tracker_error(tr, t, 400, "bad request", "\"channel\" is required");
-        return;
-    }
     if ((r = tracker_db_channel_get(tr, name, u.id, &c)) < 0) {
         tracker_store_error(tr, t, "channel");
         return;
@@ -239,13 +248,9 @@ static void chan_invite(http_txn *t, void *arg)
     const char *who;
     struct db_user target;
     if (tracker_auth(tr, t, &u) < 0 || chan_param(tr, t, &u, &c) < 0
-        || tracker_body(tr, t, &root, true) < 0
-        || tracker_str(t, root, "user", DB_MAX_NAME, &who, tr) < 0)
+        || tracker_body_need(tr, t, &root, "user", DB_MAX_NAME, &who,
+                             "\"user\" is required") < 0)
         return;
-    if (!who) {
-        tracker_error(tr, t, 400, "bad request", "\"user\" is required");
-        return;
-    }
     if (strcmp(c.role, "owner") != 0) {
         tracker_error(tr, t, 403, "forbidden", "only the channel's owner invites");
         return;

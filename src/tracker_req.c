@@ -147,6 +147,30 @@ int tracker_str(http_txn *t, const json_value *root, const char *key,
     return -1;
 }
 
+int tracker_body_need(struct tracker *tr, http_txn *t, const json_value **root,
+                      const char *key, size_t max, const char **out,
+                      const char *missing)
+{
+    int r;
+    if (tracker_body(tr, t, root, true) < 0
+        || (r = tracker_str(t, *root, key, max, out, tr)) < 0)
+        return -1;
+    if (r == 0) {
+        tracker_error(tr, t, 400, "bad request", missing);
+        return -1;
+    }
+    return 0;
+}
+
+int tracker_begin_json(struct tracker *tr, http_txn *t, struct tracker_user *u,
+                       const json_value **root, const char *key, size_t max,
+                       const char **out, const char *missing)
+{
+    if (tracker_auth(tr, t, u) < 0)
+        return -1;
+    return tracker_body_need(tr, t, root, key, max, out, missing);
+}
+
 bool tracker_channel_name_valid(const char *name)
 {
     size_t n = name ? strlen(name) : 0;

@@ -79,14 +79,9 @@ static void ticket_connect(http_txn *t, void *arg)
     const char *who;
     char ticket[TICKET_HEX_LEN + 1];
     int64_t target, expires;
-    if (tracker_auth(tr, t, &u) < 0 || tracker_body(tr, t, &root, true) < 0
-        || tracker_str(t, root, "peer", DB_MAX_NAME, &who, tr) < 0)
-        return;
-    if (!who) {
-        tracker_error(tr, t, 400, "bad request", "\"peer\" (a user name) is required");
-        return;
-    }
-    if (ticket_target(tr, t, &u, who, &p, &target) < 0
+    if (tracker_begin_json(tr, t, &u, &root, "peer", DB_MAX_NAME, &who,
+                           "\"peer\" (a user name) is required") < 0
+        || ticket_target(tr, t, &u, who, &p, &target) < 0
         || ticket_issue(tr, t, &u, target, ticket, &expires) < 0)
         return;
     json_writer *w = tracker_json(t);
@@ -150,13 +145,9 @@ static void ticket_verify(http_txn *t, void *arg)
     const char *ticket;
     char hash[SHA256_HEX_LEN + 1], caller[DB_MAX_NAME + 1];
     int64_t caller_id;
-    if (tracker_auth(tr, t, &u) < 0 || tracker_body(tr, t, &root, true) < 0
-        || tracker_str(t, root, "ticket", 2 * TICKET_HEX_LEN, &ticket, tr) < 0)
+    if (tracker_begin_json(tr, t, &u, &root, "ticket", 2 * TICKET_HEX_LEN, &ticket,
+                           "\"ticket\" is required") < 0)
         return;
-    if (!ticket) {
-        tracker_error(tr, t, 400, "bad request", "\"ticket\" is required");
-        return;
-    }
     if (!ticket_syntax_ok(ticket)) {
         tracker_error(tr, t, 422, "unprocessable entity", "malformed ticket");
         return;
