@@ -136,6 +136,17 @@ static void ticket_answer(struct tracker *tr, http_txn *t, const char *caller)
     tracker_reply(tr, t, 200);
 }
 
+/* The answer to each refused ticket, by its state. */
+static const struct {
+    int status;
+    const char *error, *detail;
+} ticket_refusal[] = {
+    [TRACKER_TICKET_UNKNOWN] = { 404, "not found", "unknown ticket" },
+    [TRACKER_TICKET_NOT_YOURS] = { 403, "forbidden", "this ticket was issued for another peer" },
+    [TRACKER_TICKET_USED] = { 410, "gone", "this ticket was already used" },
+    [TRACKER_TICKET_EXPIRED] = { 410, "gone", "this ticket has expired" },
+};
+
 /* POST /verify-ticket {ticket}: only the target may verify; once. */
 static void ticket_verify(http_txn *t, void *arg)
 {
@@ -153,26 +164,16 @@ static void ticket_verify(http_txn *t, void *arg)
         return;
     }
     sha256_hex(ticket, TICKET_HEX_LEN, hash);
-    switch (tracker_db_ticket_use(tr, hash, u.id, caller, &caller_id)) {
-    case TRACKER_TICKET_OK:
+    int s = tracker_db_ticket_use(tr, hash, u.id, caller, &caller_id);
+    if (s == TRACKER_TICKET_OK) {
         tr->m.tickets_verified++;
         ticket_answer(tr, t, caller);
-        return;
-    case TRACKER_TICKET_UNKNOWN:
-        tracker_error(tr, t, 404, "not found", "unknown ticket");
-        return;
-    case TRACKER_TICKET_NOT_YOURS:
-        tracker_error(tr, t, 403, "forbidden", "this ticket was issued for another peer");
-        return;
-    case TRACKER_TICKET_USED:
-        tracker_error(tr, t, 410, "gone", "this ticket was already used");
-        return;
-    case TRACKER_TICKET_EXPIRED:
-        tracker_error(tr, t, 410, "gone", "this ticket has expired");
-        return;
-    default:
-        tracker_store_error(tr, t, "verify-ticket");
-        return;
+    } else if (s > TRACKER_TICKET_OK
+               && (size_t)s < sizeof(ticket_refusal) / sizeof(ticket_refusal[0])) {
+        tracker_error(tr, t, ticket_refusal[s].status, ticket_refusal[s].error,
+                      ticket_refusal[s].detail);
+    } else {
+        tracker_store_error(tr, t, "verify-ticket");   /* -1: the store failed */
     }
 }
 
