@@ -304,5 +304,9 @@ int tracker_status_routes(struct tracker *tr);
 
 /* Interval to tell a peer: the base interval +-TRACKER_JITTER_PCT. */
 unsigned tracker_jitter(const struct tracker *tr);
+/* The channel `name` as u sees it: 0 with *c, or -1
+ * after answering 422 (invalid name), 404 (no such channel) or 5xx. */
+int tracker_channel_find(struct tracker *tr, http_txn *t, const char *name,
+                         const struct tracker_user *u, struct tracker_channel *c);
 
 #endif

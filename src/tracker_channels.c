@@ -41,12 +41,9 @@ static int chan_name(struct tracker *tr, http_txn *t, const json_value *root,
     return *name != NULL;
 }
 
-/* The channel of the :name route parameter for u: 0, or -1 after answering
- * 404/422/5xx. */
-static int chan_param(struct tracker *tr, http_txn *t, const struct tracker_user *u,
-                      struct tracker_channel *c)
+int tracker_channel_find(struct tracker *tr, http_txn *t, const char *name,
+                         const struct tracker_user *u, struct tracker_channel *c)
 {
-    const char *name = app_param(t, "name");
     if (!tracker_channel_name_valid(name)) {
         tracker_error(tr, t, 422, "unprocessable entity", "invalid channel name");
         return -1;
@@ -57,6 +54,14 @@ static int chan_param(struct tracker *tr, http_txn *t, const struct tracker_user
     else if (r == 0)
         tracker_error(tr, t, 404, "not found", "no such channel");
     return r == 1 ? 0 : -1;
+}
+
+/* The channel of the :name route parameter for u: 0, or -1 after answering
+ * 404/422/5xx. */
+static int chan_param(struct tracker *tr, http_txn *t, const struct tracker_user *u,
+                      struct tracker_channel *c)
+{
+    return tracker_channel_find(tr, t, app_param(t, "name"), u, c);
 }
 
 static void chan_answer(struct tracker *tr, http_txn *t, int status,

@@ -228,20 +228,13 @@ static int channel_name_write(const struct tracker_channel *c, void *arg)
 static int list_channel(struct tracker *tr, http_txn *t, const struct tracker_user *u,
                         const char *name, struct tracker_channel *c)
 {
-    if (!tracker_channel_name_valid(name)) {
-        tracker_error(tr, t, 422, "unprocessable entity", "invalid channel name");
+    if (tracker_channel_find(tr, t, name, u, c) < 0)
+        return -1;
+    if (!c->member && strcmp(c->access, "public") != 0) {
+        tracker_error(tr, t, 403, "forbidden", "members only: join the channel first");
         return -1;
     }
-    int r = tracker_db_channel_get(tr, name, u->id, c);
-    if (r < 0)
-        tracker_store_error(tr, t, "channel");
-    else if (r == 0)
-        tracker_error(tr, t, 404, "not found", "no such channel");
-    else if (!c->member && strcmp(c->access, "public") != 0)
-        tracker_error(tr, t, 403, "forbidden", "members only: join the channel first");
-    else
-        return 1;
-    return -1;
+    return 1;
 }
 
 /* The list ?channel= or ?all= asks for; NULL after answering 5xx. */
