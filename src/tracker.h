@@ -233,6 +233,17 @@ int tracker_body(struct tracker *tr, http_txn *t, const json_value **root,
  * -1 after answering 422 (wrong type or length). */
 int tracker_str(http_txn *t, const json_value *root, const char *key,
                 size_t max, const char **out, struct tracker *tr);
+/* The required JSON body and its required string member `key` (1..max
+ * bytes): 0 with *root and *out, or -1 after answering 400 (`missing` as
+ * the detail when key is absent), 413, 415 or 422. */
+int tracker_body_need(struct tracker *tr, http_txn *t, const json_value **root,
+                      const char *key, size_t max, const char **out,
+                      const char *missing);
+/* The preamble of a JSON handler: tracker_auth(), then
+ * tracker_body_need().  0 with *u, *root and *out, or -1 after answering. */
+int tracker_begin_json(struct tracker *tr, http_txn *t, struct tracker_user *u,
+                       const json_value **root, const char *key, size_t max,
+                       const char **out, const char *missing);
 /* Every answer goes through these two (counted for /metrics). */
 json_writer *tracker_json(http_txn *t);
 void tracker_reply(struct tracker *tr, http_txn *t, int status);
@@ -240,6 +251,9 @@ void tracker_error(struct tracker *tr, http_txn *t, int status, const char *erro
                    const char *detail);
 /* 503 (busy) or 500 for a store failure, logged. */
 void tracker_store_error(struct tracker *tr, http_txn *t, const char *what);
+/* The end of a handler whose body is already written: 200, or the store
+ * error for `what` when rc < 0. */
+void tracker_finish(struct tracker *tr, http_txn *t, int rc, const char *what);
 /* True for a valid channel name: 1..TRACKER_MAX_CHANNEL of [A-Za-z0-9_-],
  * starting with a letter or digit. */
 bool tracker_channel_name_valid(const char *name);
@@ -290,5 +304,9 @@ int tracker_status_routes(struct tracker *tr);
 
 /* Interval to tell a peer: the base interval +-TRACKER_JITTER_PCT. */
 unsigned tracker_jitter(const struct tracker *tr);
+/* The channel `name` as u sees it: 0 with *c, or -1
+ * after answering 422 (invalid name), 404 (no such channel) or 5xx. */
+int tracker_channel_find(struct tracker *tr, http_txn *t, const char *name,
+                         const struct tracker_user *u, struct tracker_channel *c);
 
 #endif

@@ -15,28 +15,35 @@
 #include "pwhash.h"
 #include "tracker.h"
 
+/* The longest channel-name member read before the name rule applies (a
+ * longer one is a 422 of tracker_str(), a shorter bad one the rule's). */
+#define CHAN_MAX_NAME_MEMBER 255
+
+/* 0 for a valid channel name, or -1 after answering 422. */
+static int chan_name_ok(struct tracker *tr, http_txn *t, const char *name)
+{
+    if (tracker_channel_name_valid(name))
+        return 0;
+    tracker_error(tr, t, 422, "unprocessable entity",
+                  "channel names are 1-32 of A-Z a-z 0-9 _ - starting with a"
+                  " letter or digit");
+    return -1;
+}
+
 /* Reads and checks a channel name member: 1 valid in *name, 0 absent,
  * -1 after answering 422. */
 static int chan_name(struct tracker *tr, http_txn *t, const json_value *root,
                      const char *key, const char **name)
 {
-    if (tracker_str(t, root, key, 255, name, tr) < 0)
+    if (tracker_str(t, root, key, CHAN_MAX_NAME_MEMBER, name, tr) < 0
+        || (*name && chan_name_ok(tr, t, *name) < 0))
         return -1;
-    if (*name && !tracker_channel_name_valid(*name)) {
-        tracker_error(tr, t, 422, "unprocessable entity",
-                      "channel names are 1-32 of A-Z a-z 0-9 _ - starting with a"
-                      " letter or digit");
-        return -1;
-    }
     return *name != NULL;
 }
 
-/* The channel of the :name route parameter for u: 0, or -1 after answering
- * 404/422/5xx. */
-static int chan_param(struct tracker *tr, http_txn *t, const struct tracker_user *u,
-                      struct tracker_channel *c)
+int tracker_channel_find(struct tracker *tr, http_txn *t, const char *name,
+                         const struct tracker_user *u, struct tracker_channel *c)
 {
-    const char *name = app_param(t, "name");
     if (!tracker_channel_name_valid(name)) {
         tracker_error(tr, t, 422, "unprocessable entity", "invalid channel name");
         return -1;
@@ -47,6 +54,14 @@ static int chan_param(struct tracker *tr, http_txn *t, const struct tracker_user
     else if (r == 0)
         tracker_error(tr, t, 404, "not found", "no such channel");
     return r == 1 ? 0 : -1;
+}
+
+/* The channel of the :name route parameter for u: 0, or -1 after answering
+ * 404/422/5xx. */
+static int chan_param(struct tracker *tr, http_txn *t, const struct tracker_user *u,
+                      struct tracker_channel *c)
+{
+    return tracker_channel_find(tr, t, app_param(t, "name"), u, c);
 }
 
 static void chan_answer(struct tracker *tr, http_txn *t, int status,
@@ -146,13 +161,12 @@ static void chan_join(http_txn *t, void *arg)
     const json_value *root;
     const char *name;
     int r;
-    if (tracker_auth(tr, t, &u) < 0 || tracker_body(tr, t, &root, true) < 0
-        || (r = chan_name(tr, t, root, "channel", &name)) < 0)
+    /* Absent (400) and invalid (422) exclude each other: the order of
+     * the two checks changes no answer. */
+    if (tracker_begin_json(tr, t, &u, &root, "channel", CHAN_MAX_NAME_MEMBER, &name,
+                           "\"channel\" is required") < 0
+        || chan_name_ok(tr, t, name) < 0)
         return;
-    if (r == 0) {
-        tracker_error(tr, t, 400, "bad request", "\"channel\" is required");
-        return;
-    }
     if ((r = tracker_db_channel_get(tr, name, u.id, &c)) < 0) {
         tracker_store_error(tr, t, "channel");
         return;
@@ -239,13 +253,9 @@ static void chan_invite(http_txn *t, void *arg)
     const char *who;
     struct db_user target;
     if (tracker_auth(tr, t, &u) < 0 || chan_param(tr, t, &u, &c) < 0
-        || tracker_body(tr, t, &root, true) < 0
-        || tracker_str(t, root, "user", DB_MAX_NAME, &who, tr) < 0)
+        || tracker_body_need(tr, t, &root, "user", DB_MAX_NAME, &who,
+                             "\"user\" is required") < 0)
         return;
-    if (!who) {
-        tracker_error(tr, t, 400, "bad request", "\"user\" is required");
-        return;
-    }
     if (strcmp(c.role, "owner") != 0) {
         tracker_error(tr, t, 403, "forbidden", "only the channel's owner invites");
         return;
@@ -325,10 +335,7 @@ static void chan_list(http_txn *t, void *arg)
     int r = tracker_db_channel_list(tr, u.id, chan_write, w);
     json_w_end_array(w);
     json_w_end_object(w);
-    if (r < 0)
-        tracker_store_error(tr, t, "channels");
-    else
-        tracker_reply(tr, t, 200);
+    tracker_finish(tr, t, r, "channels");
 }
 
 int tracker_channel_routes(struct tracker *tr)

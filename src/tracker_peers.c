@@ -149,6 +149,23 @@ static void peer_answer_stop(struct tracker *tr, http_txn *t, int64_t user)
     tracker_reply(tr, t, 200);
 }
 
+/* The preamble of /submit-info and /heartbeat: the session, the body
+ * (required or not) and its "event".  0 to go on, or -1 after answering
+ * (an error, or "stopped", answered by peer_answer_stop()). */
+static int peer_begin(struct tracker *tr, http_txn *t, struct tracker_user *u,
+                      const json_value **root, bool required)
+{
+    int stop;
+    if (tracker_auth(tr, t, u) < 0 || tracker_body(tr, t, root, required) < 0
+        || (stop = peer_event(tr, t, *root)) < 0)
+        return -1;
+    if (stop) {
+        peer_answer_stop(tr, t, u->id);
+        return -1;
+    }
+    return 0;
+}
+
 /* POST /submit-info {ip, port, event} */
 static void peer_submit(http_txn *t, void *arg)
 {
@@ -156,16 +173,10 @@ static void peer_submit(http_txn *t, void *arg)
     struct tracker_user u;
     const json_value *root;
     char ip[TRACKER_MAX_IP + 1];
-    int port, stop;
+    int port;
     bool replaced = false;
-    if (tracker_auth(tr, t, &u) < 0 || tracker_body(tr, t, &root, true) < 0
-        || (stop = peer_event(tr, t, root)) < 0)
-        return;
-    if (stop) {
-        peer_answer_stop(tr, t, u.id);
-        return;
-    }
-    if (peer_port(tr, t, root, &port) < 0 || peer_ip(tr, t, root, ip) < 0)
+    if (peer_begin(tr, t, &u, &root, true) < 0
+        || peer_port(tr, t, root, &port) < 0 || peer_ip(tr, t, root, ip) < 0)
         return;
     unsigned ms = tracker_jitter(tr);
     if (tracker_db_peer_put(tr, u.id, ip, port, ms, &replaced) < 0) {
@@ -181,14 +192,8 @@ static void peer_heartbeat(http_txn *t, void *arg)
     struct tracker *tr = arg;
     struct tracker_user u;
     const json_value *root;
-    int stop;
-    if (tracker_auth(tr, t, &u) < 0 || tracker_body(tr, t, &root, false) < 0
-        || (stop = peer_event(tr, t, root)) < 0)
+    if (peer_begin(tr, t, &u, &root, false) < 0)
         return;
-    if (stop) {
-        peer_answer_stop(tr, t, u.id);
-        return;
-    }
     unsigned ms = tracker_jitter(tr);
     int n = tracker_db_peer_beat(tr, u.id, ms);
     if (n < 0)
@@ -223,20 +228,13 @@ static int channel_name_write(const struct tracker_channel *c, void *arg)
 static int list_channel(struct tracker *tr, http_txn *t, const struct tracker_user *u,
                         const char *name, struct tracker_channel *c)
 {
-    if (!tracker_channel_name_valid(name)) {
-        tracker_error(tr, t, 422, "unprocessable entity", "invalid channel name");
+    if (tracker_channel_find(tr, t, name, u, c) < 0)
+        return -1;
+    if (!c->member && strcmp(c->access, "public") != 0) {
+        tracker_error(tr, t, 403, "forbidden", "members only: join the channel first");
         return -1;
     }
-    int r = tracker_db_channel_get(tr, name, u->id, c);
-    if (r < 0)
-        tracker_store_error(tr, t, "channel");
-    else if (r == 0)
-        tracker_error(tr, t, 404, "not found", "no such channel");
-    else if (!c->member && strcmp(c->access, "public") != 0)
-        tracker_error(tr, t, 403, "forbidden", "members only: join the channel first");
-    else
-        return 1;
-    return -1;
+    return 1;
 }
 
 /* The list ?channel= or ?all= asks for; NULL after answering 5xx. */
@@ -284,10 +282,7 @@ static void peer_get_list(http_txn *t, void *arg)
     json_w_key(w, "truncated");
     json_w_bool(w, l->truncated);
     json_w_end_object(w);
-    if (r < 0)
-        tracker_store_error(tr, t, "get-list");
-    else
-        tracker_reply(tr, t, 200);
+    tracker_finish(tr, t, r, "get-list");
 }
 
 int tracker_peer_routes(struct tracker *tr)

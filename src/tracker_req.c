@@ -55,6 +55,14 @@ void tracker_store_error(struct tracker *tr, http_txn *t, const char *what)
     tracker_error(tr, t, 500, "internal error", "database failure");
 }
 
+void tracker_finish(struct tracker *tr, http_txn *t, int rc, const char *what)
+{
+    if (rc < 0)
+        tracker_store_error(tr, t, what);
+    else
+        tracker_reply(tr, t, 200);
+}
+
 const char *tracker_token(http_txn *t)
 {
     const char *h = http_txn_header(t, "Authorization");
@@ -137,6 +145,30 @@ int tracker_str(http_txn *t, const json_value *root, const char *key,
     snprintf(detail, sizeof(detail), "\"%s\" must be a string of 1 to %zu bytes", key, max);
     tracker_error(tr, t, 422, "unprocessable entity", detail);
     return -1;
+}
+
+int tracker_body_need(struct tracker *tr, http_txn *t, const json_value **root,
+                      const char *key, size_t max, const char **out,
+                      const char *missing)
+{
+    int r;
+    if (tracker_body(tr, t, root, true) < 0
+        || (r = tracker_str(t, *root, key, max, out, tr)) < 0)
+        return -1;
+    if (r == 0) {
+        tracker_error(tr, t, 400, "bad request", missing);
+        return -1;
+    }
+    return 0;
+}
+
+int tracker_begin_json(struct tracker *tr, http_txn *t, struct tracker_user *u,
+                       const json_value **root, const char *key, size_t max,
+                       const char **out, const char *missing)
+{
+    if (tracker_auth(tr, t, u) < 0)
+        return -1;
+    return tracker_body_need(tr, t, root, key, max, out, missing);
 }
 
 bool tracker_channel_name_valid(const char *name)

@@ -79,14 +79,9 @@ static void ticket_connect(http_txn *t, void *arg)
     const char *who;
     char ticket[TICKET_HEX_LEN + 1];
     int64_t target, expires;
-    if (tracker_auth(tr, t, &u) < 0 || tracker_body(tr, t, &root, true) < 0
-        || tracker_str(t, root, "peer", DB_MAX_NAME, &who, tr) < 0)
-        return;
-    if (!who) {
-        tracker_error(tr, t, 400, "bad request", "\"peer\" (a user name) is required");
-        return;
-    }
-    if (ticket_target(tr, t, &u, who, &p, &target) < 0
+    if (tracker_begin_json(tr, t, &u, &root, "peer", DB_MAX_NAME, &who,
+                           "\"peer\" (a user name) is required") < 0
+        || ticket_target(tr, t, &u, who, &p, &target) < 0
         || ticket_issue(tr, t, &u, target, ticket, &expires) < 0)
         return;
     json_writer *w = tracker_json(t);
@@ -141,6 +136,17 @@ static void ticket_answer(struct tracker *tr, http_txn *t, const char *caller)
     tracker_reply(tr, t, 200);
 }
 
+/* The answer to each refused ticket, by its state. */
+static const struct {
+    int status;
+    const char *error, *detail;
+} ticket_refusal[] = {
+    [TRACKER_TICKET_UNKNOWN] = { 404, "not found", "unknown ticket" },
+    [TRACKER_TICKET_NOT_YOURS] = { 403, "forbidden", "this ticket was issued for another peer" },
+    [TRACKER_TICKET_USED] = { 410, "gone", "this ticket was already used" },
+    [TRACKER_TICKET_EXPIRED] = { 410, "gone", "this ticket has expired" },
+};
+
 /* POST /verify-ticket {ticket}: only the target may verify; once. */
 static void ticket_verify(http_txn *t, void *arg)
 {
@@ -150,38 +156,24 @@ static void ticket_verify(http_txn *t, void *arg)
     const char *ticket;
     char hash[SHA256_HEX_LEN + 1], caller[DB_MAX_NAME + 1];
     int64_t caller_id;
-    if (tracker_auth(tr, t, &u) < 0 || tracker_body(tr, t, &root, true) < 0
-        || tracker_str(t, root, "ticket", 2 * TICKET_HEX_LEN, &ticket, tr) < 0)
+    if (tracker_begin_json(tr, t, &u, &root, "ticket", 2 * TICKET_HEX_LEN, &ticket,
+                           "\"ticket\" is required") < 0)
         return;
-    if (!ticket) {
-        tracker_error(tr, t, 400, "bad request", "\"ticket\" is required");
-        return;
-    }
     if (!ticket_syntax_ok(ticket)) {
         tracker_error(tr, t, 422, "unprocessable entity", "malformed ticket");
         return;
     }
     sha256_hex(ticket, TICKET_HEX_LEN, hash);
-    switch (tracker_db_ticket_use(tr, hash, u.id, caller, &caller_id)) {
-    case TRACKER_TICKET_OK:
+    int s = tracker_db_ticket_use(tr, hash, u.id, caller, &caller_id);
+    if (s == TRACKER_TICKET_OK) {
         tr->m.tickets_verified++;
         ticket_answer(tr, t, caller);
-        return;
-    case TRACKER_TICKET_UNKNOWN:
-        tracker_error(tr, t, 404, "not found", "unknown ticket");
-        return;
-    case TRACKER_TICKET_NOT_YOURS:
-        tracker_error(tr, t, 403, "forbidden", "this ticket was issued for another peer");
-        return;
-    case TRACKER_TICKET_USED:
-        tracker_error(tr, t, 410, "gone", "this ticket was already used");
-        return;
-    case TRACKER_TICKET_EXPIRED:
-        tracker_error(tr, t, 410, "gone", "this ticket has expired");
-        return;
-    default:
-        tracker_store_error(tr, t, "verify-ticket");
-        return;
+    } else if (s > TRACKER_TICKET_OK
+               && (size_t)s < sizeof(ticket_refusal) / sizeof(ticket_refusal[0])) {
+        tracker_error(tr, t, ticket_refusal[s].status, ticket_refusal[s].error,
+                      ticket_refusal[s].detail);
+    } else {
+        tracker_store_error(tr, t, "verify-ticket");   /* -1: the store failed */
     }
 }
 
