@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
-from wrtest import done_testing, is_, ok, read_head, rss_kib  # noqa: E402
+from wrtest import done_testing, is_, ok, read_head, read_to_eof, rss_kib  # noqa: E402
 from proxy_helpers import Proxy, Upstream, get  # noqa: E402
 
 SIZE = 50 << 20
@@ -38,24 +38,26 @@ with Proxy(conf) as px:
     def sample():
         peak[0] = max(peak[0], rss_kib(px.pid))
 
+    def upload(s, host, path, n, block, every, digest=None):
+        """POSTs n bytes of block repeated, sampling the proxy's RSS every
+        `every` blocks; the JSON the upstream answers, or {}."""
+        s.sendall(b'POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n'
+                  b'Connection: close\r\n\r\n' % (path, host, n))
+        for i in range(n // len(block)):
+            s.sendall(block)
+            if digest is not None:
+                digest.update(block)
+            if i % every == 0:
+                sample()
+        head, rest = read_head(s)
+        rest += read_to_eof(s)
+        return json.loads(rest) if b' 200 ' in head else {}
+
     # upload
     block = os.urandom(1 << 20)
     digest = hashlib.sha256()
     with socket.create_connection(('127.0.0.1', px.port), timeout=30) as s:
-        s.sendall(b'POST /up HTTP/1.1\r\nHost: up\r\nContent-Length: %d\r\n'
-                  b'Connection: close\r\n\r\n' % SIZE)
-        for i in range(SIZE // len(block)):
-            s.sendall(block)
-            digest.update(block)
-            if i % 8 == 0:
-                sample()
-        head, rest = read_head(s)
-        while True:
-            got = s.recv(65536)
-            if not got:
-                break
-            rest += got
-    info = json.loads(rest) if b' 200 ' in head else {}
+        info = upload(s, b'up', b'/up', SIZE, block, 8, digest)
     is_(info.get('body_len'), SIZE, '50 MiB upload arrives whole')
     is_(info.get('body_sha256'), digest.hexdigest(), 'byte for byte')
 
@@ -84,19 +86,7 @@ with Proxy(conf) as px:
     # the proxy does not buffer the difference
     with socket.create_connection(('127.0.0.1', px.port), timeout=30) as s:
         n = 24 << 20
-        s.sendall(b'POST /slow HTTP/1.1\r\nHost: slowup\r\nContent-Length: %d\r\n'
-                  b'Connection: close\r\n\r\n' % n)
-        for i in range(n // len(block)):
-            s.sendall(block)
-            if i % 4 == 0:
-                sample()
-        head, rest = read_head(s)
-        while True:
-            got = s.recv(65536)
-            if not got:
-                break
-            rest += got
-    info = json.loads(rest) if b' 200 ' in head else {}
+        info = upload(s, b'slowup', b'/slow', n, block, 4)
     is_(info.get('body_len'), n, '24 MiB upload to a slow upstream arrives whole')
     ok(peak[0] < RSS_BOUND_KIB, 'RSS still under %d MiB (peak %d KiB)' % (RSS_BOUND_KIB >> 10, peak[0]))
 
