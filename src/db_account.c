@@ -446,3 +446,15 @@ long db_session_purge_expired(db *d)
         return -1;
     return (long)sqlite3_changes(d->h);
 }
+
+_Static_assert(DB_MAX_HASH == PWHASH_MAX, "one hash size");
+
+int db_password_hash(const char *password, char out[DB_MAX_HASH])
+{
+    return pwhash_make(password, out, DB_MAX_HASH);
+}
+
+int db_password_verify(const char *password, const char *hash)
+{
+    return pwhash_verify(password, hash);
+}

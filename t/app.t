@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The app layer through t/app_testsrv: route parameters, query, cookies,
+"""The app layer through t/servers/app_testsrv: route parameters, query, cookies,
 form and JSON bodies (limits), hooks (order, stop, async resume),
 asynchronous handlers (also when the client leaves first), redirects,
 files, Set-Cookie validation, OPTIONS *, two apps on one loop with a
@@ -16,7 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.environ['WR_SRCDIR'], 't', 'lib'))
 from wrtest import *  # noqa: E402,F403
 
-SRV = binary('t/app_testsrv')
+SRV = binary('t/servers/app_testsrv')
 
 
 def call(port, method, path, headers=None, body=b''):

@@ -180,8 +180,8 @@ app = Server(argv=[binary('weaprous-sampleapp'), '--server-ip', '127.0.0.1',
                    '--user', 'bob:bob-pw', '--user', 'carol:carol-pw',
                    '--access-log', ACCESS['sampleapp']], env=env).start()
 ws = None
-if os.path.exists(binary('t/ws_echo')):
-    ws = Server(argv=[binary('t/ws_echo'), '{port}', '65536'], env=env).start()
+if os.path.exists(binary('t/servers/ws_echo')):
+    ws = Server(argv=[binary('t/servers/ws_echo'), '{port}', '65536'], env=env).start()
 conf = '''status_listen 127.0.0.1:{status};
 proxy_connect_timeout 2s;
 host "web.test" { proxy_pass http://127.0.0.1:%d; proxy_pass http://127.0.0.1:%d; }

@@ -11,7 +11,7 @@ port, and `127.0.0.1:PORT` in a command is rewritten to it, by section:
   Proxy        8080 the proxy, 8081 its status listener, started with the
                section's `nginx` block (ports rewritten too) saved as
                docs-proxy.conf; 9000 the backend, 8000 the tracker, 9001
-               t/engine_echo, 9002 t/ws_echo, 9003 a port nothing listens
+               t/servers/engine_echo, 9002 t/servers/ws_echo, 9003 a port nothing listens
                on, 9004 a socket that accepts and never answers.
 The commands of one block share a shell (variables); all blocks share a
 directory (cookie jars and token files outlive their block), as for a
@@ -116,8 +116,8 @@ sample = Server(argv=[binary('weaprous-sampleapp'), '--server-ip', '127.0.0.1',
                       '--server-port', '{port}', '--user', 'alice:secret']).start()
 tracker = Server('tracker', '--allow-signup',
                  '--db', os.path.join(root, 'tracker.db')).start()
-echo = Server(argv=[binary('t/engine_echo'), '--port', '{port}']).start()
-wsecho = Server(argv=[binary('t/ws_echo'), '{port}']).start()
+echo = Server(argv=[binary('t/servers/engine_echo'), '--port', '{port}']).start()
+wsecho = Server(argv=[binary('t/servers/ws_echo'), '{port}']).start()
 silent = socket.socket()            # accepts (backlog), never answers
 silent.bind(('127.0.0.1', 0))
 silent.listen(16)

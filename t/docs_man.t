@@ -3,7 +3,7 @@
 what the programs really accept: every option that `--help` prints (the
 common ones, each documented role's own, the sample app's) appears in the
 pages; every role `weaprous --help` lists has its section in
-weaprous(1); every directive of the proxy's route parser (src/proxy_conf.c)
+weaprous(1); every directive of the proxy's route parser (src/proxy/proxy_conf.c)
 and of conf/proxy.conf.example is in weaprous-proxy.conf(5)."""
 
 import os
@@ -90,9 +90,9 @@ for role in roles + ['user', 'version']:
 
 # --- the proxy's route file -------------------------------------------------
 pman = plain(page('weaprous-proxy.conf.5'))
-with open(os.path.join(srcdir(), 'src', 'proxy_conf.c'), encoding='utf-8') as f:
+with open(os.path.join(srcdir(), 'src', 'proxy', 'proxy_conf.c'), encoding='utf-8') as f:
     table = re.findall(r'(?m)^\s*\{ "(\w+)",\s+\d+, \d+, W_', f.read())
-ok(len(table) >= 14, 'directives found in src/proxy_conf.c (%d)' % len(table))
+ok(len(table) >= 14, 'directives found in src/proxy/proxy_conf.c (%d)' % len(table))
 with open(os.path.join(srcdir(), 'conf', 'proxy.conf.example'), encoding='utf-8') as f:
     # directive lines, commented out or not: "# keepalive 32;  # ..."
     example = set(re.findall(r'(?m)^(?:# )?([a-z_]+) [^#\n]*;', f.read()))

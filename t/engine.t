@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # engine.t - the HTTP/1.1 engine end to end, on real processes: the test
-# server t/engine_echo (public engine API) and `weaprous backend`.
+# server t/servers/engine_echo (public engine API) and `weaprous backend`.
 #
 # Every status the engine makes by itself (400 for each rejection class,
 # 408, 411, 413, 414, 431, 501, 505), keep-alive rules of 1.0 and 1.1, the
@@ -25,7 +25,7 @@ from wrtest import (Server, binary, cpu_ticks, curl, diag, done_testing,  # noqa
 
 require('curl')
 
-ECHO = binary(os.path.join('t', 'engine_echo'))
+ECHO = binary(os.path.join('t', 'servers', 'engine_echo'))
 MAX_BODY = 65536
 STREAM_MAX_BODY = 1 << 20
 BIG_FILE = 32 << 20

@@ -46,7 +46,7 @@ def check_conf(name, data):
     return run('backend', '-t', '-c', conf(name, data), *ROOTS)
 
 
-# --- configuration file limits (src/role_conf.c) ---
+# --- configuration file limits (src/cmd/role_conf.c) ---
 # A line of 1023 characters is accepted, one of 1024 refused (CONF_LINE_MAX).
 pad = lambda n: '# ' + 'x' * (n - 2) + '\n'   # noqa: E731 - a comment of n characters
 rc, out = check_conf('line_ok.conf', '[backend]\n' + pad(1023))
@@ -93,7 +93,7 @@ like(out, r"level\.conf:3: unknown log level 'loud'", '  named FILE:LINE with th
 rc, out = check_conf('repeat.conf', '[backend]\n' + ('secure-cookies 1\n' * 200))
 is_(rc, 0, 'a key repeated 200 times does not fill the option table')
 
-# --- numeric options of the backend (src/role_rt.c role_opt_*) ---
+# --- numeric options of the backend (src/cmd/role_rt.c role_opt_*) ---
 # Each is accepted at its bounds and refused one step past them; the run
 # fails before listening, with exit status 1 and the message of the role.
 STORE_MSG = (r'bad session-lifetime \(1s\.\.3650d\), login-rate-max \(1\.\.1000000\)'

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """An outsider's build: `make install DESTDIR=tmp`, then compile
-src/sampleapp.c alone against the installed copy with
+src/sampleapp/sampleapp.c alone against the installed copy with
 `cc $(pkg-config --cflags --libs weaprous)`, run it, and log in."""
 
 import json
@@ -36,7 +36,7 @@ flags = shlex.split(pc.stdout)
 ok(any(f.startswith('-I' + dest) for f in flags), 'include path points into DESTDIR')
 
 exe = os.path.join(dest, 'sampleapp')
-src = os.path.join(srcdir(), 'src', 'sampleapp.c')
+src = os.path.join(srcdir(), 'src', 'sampleapp', 'sampleapp.c')
 # A sanitizer build of the library needs the same runtime in the program.
 flags += os.environ.get('WR_SANITIZE_FLAGS', '').split()
 cc = subprocess.run(['cc', '-std=c11', '-Wall', '-Wextra', '-Werror', src, '-o', exe] + flags,

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # static_cache.t - the static service's open-file cache end to end, on
-# t/static_srv (static_serve() with --valid-ms / --max): a file changed in
+# t/servers/static_srv (static_serve() with --valid-ms / --max): a file changed in
 # place, renamed over or deleted is served fresh after the window (new ETag,
 # 404); a symlink swapped to point out of the root after being cached is
 # refused; the cache stays within --max fds; a large response keeps
@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
 from wrtest import (Server, binary, diag, done_testing, is_, ok,  # noqa: E402
                     parse_response, raw, req, tmpdir, wait_until)
 
-SRV = binary(os.path.join('t', 'static_srv'))
+SRV = binary(os.path.join('t', 'servers', 'static_srv'))
 SECRET = b'TOPSECRET-cache-91b2'
 VALID_MS = 300
 WINDOW = VALID_MS / 1000.0 + 0.2     # sleep this long to pass the window

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ws.t - WebSocket end to end: raw-socket frames (fragmentation, ping,
 close handshake, 1009, 1007, 1002, handshake refusals) and an independent
-client (node's WebSocket, t/ws/client.js) against t/ws_echo."""
+client (node's WebSocket, t/ws/client.js) against t/servers/ws_echo."""
 
 import base64
 import hashlib
@@ -187,7 +187,7 @@ def test_node(port):
 
 
 def main():
-    echo = os.path.join(builddir(), 't', 'ws_echo')
+    echo = os.path.join(builddir(), 't', 'servers', 'ws_echo')
     with Server(argv=[echo, '{port}', str(MAX_MESSAGE)]) as srv:
         test_handshake(srv.port)
         test_frames(srv.port)

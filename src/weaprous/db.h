@@ -161,6 +161,15 @@ int db_user_get(db *d, const char *name, struct db_user *u);
 /* Calls cb for every user ordered by name; a non-zero return from cb stops
  * the walk and is returned.  -1 on store failure. */
 int db_user_list(db *d, int (*cb)(const struct db_user *u, void *arg), void *arg);
+/* Password hashing for other secrets the caller keeps (channel
+ * passwords): db_password_hash() writes a crypt(3) string with a fresh
+ * salt (yescrypt, else sha512crypt) into out[DB_MAX_HASH]: 0, or -1 with
+ * errno.  db_password_verify() compares in constant time: 1 match, 0 no
+ * match (also a malformed hash), -1 out of memory. */
+#define DB_MAX_HASH 384
+int db_password_hash(const char *password, char out[DB_MAX_HASH]);
+int db_password_verify(const char *password, const char *hash);
+
 /* Checks a password.  Always does one crypt(3) of the same cost (against a
  * dummy hash when the user does not exist) and compares digests in constant
  * time, so the answer and its timing do not reveal whether a name exists.

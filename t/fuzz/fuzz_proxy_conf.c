@@ -1,4 +1,4 @@
-/* fuzz-sources: src/proxy_conf.c */
+/* fuzz-sources: src/proxy/proxy_conf.c */
 /*
  * libFuzzer harness for the proxy configuration parser: any byte string is
  * parsed from memory (no DNS: names must be IP literals, so a run never waits
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy_conf.h"
+#include "proxy/proxy_conf.h"
 
 static int fz_lit(void *arg, const char *s, size_t n)
 {

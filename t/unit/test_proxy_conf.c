@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proxy_conf.h"
+#include "proxy/proxy_conf.h"
 #include "tap.h"
 
 static const char assignment[] =

@@ -9,8 +9,8 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
-#include "proxy_conf.h"
-#include "proxy_pool.h"
+#include "proxy/proxy_conf.h"
+#include "proxy/proxy_pool.h"
 #include "tap.h"
 
 static struct proxy_rt *rt_loop_of(const char *text, ev_loop *loop)

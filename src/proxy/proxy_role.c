@@ -1,5 +1,5 @@
 /*
- * role_proxy.c - `weaprous proxy`: the reverse proxy (DESIGN.md section 5).
+ * proxy_role.c - `weaprous proxy`: the reverse proxy (DESIGN.md section 5).
  *
  * -c FILE names the nginx-style route file (default conf/proxy.conf);
  * -t checks it and exits 0 or 1.  Listeners: the file's `listen` lines,
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "role.h"
+#include "cmd/role.h"
 #include "weaprous/log.h"
 #include "weaprous/net.h"
 #include "proxy.h"

@@ -1,14 +1,8 @@
 /*
- * role_user.h - `weaprous user ...`: account management for operators.
+ * user_role.h - `weaprous user ...`: account management for operators.
  */
-#ifndef WR_ROLE_USER_H
-#define WR_ROLE_USER_H
-
-/* Default database when --db is not given: relative to the working
- * directory (the lead wires the configured default in main.c). */
-#ifndef WR_DEFAULT_DB
-#define WR_DEFAULT_DB "db/weaprous.db"
-#endif
+#ifndef WR_USER_ROLE_H
+#define WR_USER_ROLE_H
 
 /* Runs `weaprous user add|passwd|del|list|disable|enable [--db FILE] [NAME]`.
  * argv[0] is the role word ("user"), argv[1] the sub-command, options and

@@ -10,6 +10,12 @@
 #include "weaprous/ev.h"
 #include "weaprous/server.h"
 
+/* Default database when --db is not given: relative to the working
+ * directory. */
+#ifndef WR_DEFAULT_DB
+#define WR_DEFAULT_DB "db/weaprous.db"
+#endif
+
 #define ROLE_MAX_KV      64
 #define ROLE_MAX_SERVERS 8
 #define ROLE_GRACE_MS    5000   /* TERM/INT: in-flight requests get this long */

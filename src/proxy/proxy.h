@@ -1,7 +1,7 @@
 /*
  * proxy.h - the reverse proxy role's shared context and its modules:
  * forwarding (proxy_fwd.c), WebSocket tunnels (proxy_tunnel.c), the status
- * page (proxy_status.c) and the role itself (role_proxy.c).
+ * page (proxy_status.c) and the role itself (proxy_role.c).
  */
 #ifndef PROXY_H
 #define PROXY_H

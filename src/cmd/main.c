@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "role.h"
-#include "role_user.h"
+#include "user_role.h"
 #include "weaprous/ev.h"
 #include "weaprous/log.h"
 

@@ -2,7 +2,7 @@
  * tracker.h - what the tracker's files share (`weaprous tracker`, the chat
  * tracker of DESIGN.md sections 6 and 7, issue 6).
  *
- *   role_tracker.c     options, start-up, sweeper timer, run
+ *   tracker_role.c     options, start-up, sweeper timer, run
  *   tracker_conf.c     SIGHUP: the options re-read from the configuration file
  *   tracker_db.c       every SQL statement of the tracker's tables
  *   tracker_req.c      request helpers: session, body fields, answers
@@ -26,7 +26,7 @@
 #include "weaprous/buf.h"
 #include "weaprous/db.h"
 #include "weaprous/ratelimit.h"
-#include "role.h"
+#include "cmd/role.h"
 
 #define TRACKER_DEFAULT_PORT       8000
 #define TRACKER_DEFAULT_HEARTBEAT  10000  /* ms between heart-beats */
@@ -94,7 +94,7 @@ struct tracker_metrics {
     struct { int status; uint64_t n; } responses[TRACKER_STATUS_SLOTS];
 };
 
-/* The options that a SIGHUP may change (role_tracker.c reads them). */
+/* The options that a SIGHUP may change (tracker_role.c reads them). */
 struct tracker_config {
     unsigned heartbeat_ms;         /* base interval */
     unsigned ticket_ttl;           /* seconds */
@@ -267,7 +267,7 @@ bool tracker_limited(struct tracker *tr, http_txn *t, enum tracker_limit what,
                      const char *subject);
 void tracker_failed(struct tracker *tr, enum tracker_limit what, const char *subject);
 
-/* ---- role_tracker.c ---- */
+/* ---- tracker_role.c ---- */
 
 /* The run-time options of o into *c.  0, or -1 after logging what is wrong. */
 int tracker_options(struct tracker_config *c, const struct role_opts *o);

@@ -1,5 +1,5 @@
 /*
- * role_backend.c - `weaprous backend`: the assignment's web server.  Static
+ * backend_role.c - `weaprous backend`: the assignment's web server.  Static
  * pages from www/ and assets from static/ (the MIME type picks the root).
  */
 #include "config.h"
@@ -15,7 +15,7 @@
 #include "weaprous/static.h"
 #include "weaprous/db.h"
 #include "weaprous/weblogin.h"
-#include "role_user.h"
+#include "user_role.h"
 
 struct backend {
     static_ctx   *files;

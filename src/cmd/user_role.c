@@ -1,5 +1,5 @@
 /*
- * role_user.c - `weaprous user`: add, passwd, del, list, disable, enable
+ * user_role.c - `weaprous user`: add, passwd, del, list, disable, enable
  * accounts in the store, for operators at a shell.
  */
 #include "config.h"
@@ -12,7 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "role_user.h"
+#include "role.h"
+#include "user_role.h"
 #include "weaprous/db.h"
 
 #define USER_EXIT_OK    0

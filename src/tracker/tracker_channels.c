@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pwhash.h"
 #include "tracker.h"
 
 /* The longest channel-name member read before the name rule applies (a
@@ -93,7 +92,7 @@ static int chan_password(struct tracker *tr, http_txn *t, const struct tracker_u
     if (tracker_limited(tr, t, TRACKER_LIMIT_CHANNEL, addr)
         || tracker_limited(tr, t, TRACKER_LIMIT_CHANNEL, account))
         return -1;
-    if (pwhash_verify(pw, c->password_hash) == 1)
+    if (db_password_verify(pw, c->password_hash) == 1)
         return 0;
     tracker_failed(tr, TRACKER_LIMIT_CHANNEL, addr);
     tracker_failed(tr, TRACKER_LIMIT_CHANNEL, account);
@@ -132,9 +131,9 @@ static int chan_admit(struct tracker *tr, http_txn *t, const struct tracker_user
 static void chan_create(struct tracker *tr, http_txn *t, const struct tracker_user *u,
                         const char *name, const char *access, const char *pw)
 {
-    char hash[PWHASH_MAX];
+    char hash[DB_MAX_HASH];
     struct tracker_channel c;
-    if (pw && pwhash_make(pw, hash, sizeof(hash)) < 0) {
+    if (pw && db_password_hash(pw, hash) < 0) {
         tracker_error(tr, t, 500, "internal error", "cannot hash the password");
         return;
     }

@@ -1,5 +1,5 @@
 /*
- * role_tracker.c - `weaprous tracker`: the chat tracker (DESIGN.md sections
+ * tracker_role.c - `weaprous tracker`: the chat tracker (DESIGN.md sections
  * 6 and 7) as an ordinary WeApRous app on the public API.  It
  * authenticates, registers peers, lists them, keeps channels and
  * introduces peers; messages never pass through it.  This file parses the
@@ -15,8 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "role.h"
-#include "role_user.h"
+#include "cmd/role.h"
 #include "tracker.h"
 #include "weaprous/log.h"
 

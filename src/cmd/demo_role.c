@@ -1,5 +1,5 @@
 /*
- * role_demo.c - `weaprous demo`: the whole local stack from a source tree,
+ * demo_role.c - `weaprous demo`: the whole local stack from a source tree,
  * with no installation.  It starts the proxy on 8080, two backends on 9000
  * and 9001 (round-robin behind the proxy, one shared database), and the
  * tracker on 8000, each as a child process of this one, waits until every
