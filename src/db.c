@@ -73,7 +73,7 @@ const char *db_errmsg(const db *d) { return d->errmsg; }
 struct sqlite3 *db_sqlite(db *d) { return d->h; }
 
 /* Runs SQL without results (pragmas, scripts, transaction control). */
-static int db_exec_sql(db *d, const char *sql, const char *what)
+int db_exec(db *d, const char *sql, const char *what)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(d->h, sql, NULL, NULL, &msg);
@@ -85,8 +85,8 @@ static int db_exec_sql(db *d, const char *sql, const char *what)
     return -1;
 }
 
-int db_begin(db *d)    { return db_exec_sql(d, "BEGIN IMMEDIATE", "begin transaction"); }
-int db_commit(db *d)   { return db_exec_sql(d, "COMMIT", "commit"); }
+int db_begin(db *d)    { return db_exec(d, "BEGIN IMMEDIATE", "begin transaction"); }
+int db_commit(db *d)   { return db_exec(d, "COMMIT", "commit"); }
 
 int db_rollback(db *d)
 {
@@ -97,7 +97,7 @@ int db_rollback(db *d)
     memcpy(keep, d->errmsg, sizeof keep);
     if (sqlite3_get_autocommit(d->h))
         return 0;   /* SQLite already rolled back (e.g. after SQLITE_FULL) */
-    int rc = db_exec_sql(d, "ROLLBACK", "rollback");
+    int rc = db_exec(d, "ROLLBACK", "rollback");
     if (e != DB_E_NONE) {
         d->err = e;
         memcpy(d->errmsg, keep, sizeof keep);
@@ -147,6 +147,101 @@ struct sqlite3_stmt *db_stmt_register(db *d, const char *sql)
     return st;
 }
 
+db_stmt *db_prepare(db *d, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (d->n_stmts >= DB_MAX_STMTS) {
+        db_failf(d, DB_E_NOMEM, "more than %d prepared statements", DB_MAX_STMTS);
+        return NULL;
+    }
+    int rc = sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK) {
+        db_failf(d, db_classify(rc), "prepare \"%.60s%s\": %s", sql,
+                 strlen(sql) > 60 ? "..." : "", sqlite3_errmsg(d->h));
+        return NULL;
+    }
+    struct db_stmt *s = &d->stmts[d->n_stmts++];
+    s->d = d;
+    s->st = st;
+    return s;
+}
+
+int db_bind(db_stmt *s, const char *types, ...)
+{
+    va_list ap;
+    int rc = SQLITE_OK;
+
+    sqlite3_reset(s->st);
+    sqlite3_clear_bindings(s->st);
+    va_start(ap, types);
+    for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
+        const char *p;
+        switch (types[i]) {
+        case 'i':
+            rc = sqlite3_bind_int64(s->st, i + 1, va_arg(ap, int64_t));
+            break;
+        case 't':
+            p = va_arg(ap, const char *);
+            rc = sqlite3_bind_text(s->st, i + 1, p, -1, SQLITE_TRANSIENT);
+            break;
+        case 'T':
+            p = va_arg(ap, const char *);
+            rc = sqlite3_bind_text(s->st, i + 1, p, (int)va_arg(ap, size_t),
+                                   SQLITE_TRANSIENT);
+            break;
+        default:
+            rc = SQLITE_MISUSE;
+        }
+    }
+    va_end(ap);
+    return rc == SQLITE_OK ? 0 : db_fail_sqlite(s->d, rc, "bind");
+}
+
+int db_row(db_stmt *s)
+{
+    int rc = sqlite3_step(s->st);
+
+    if (rc == SQLITE_ROW)
+        return 1;
+    sqlite3_reset(s->st);
+    return rc == SQLITE_DONE ? 0 : db_fail_sqlite(s->d, rc, "query");
+}
+
+long db_run(db_stmt *s)
+{
+    int rc = sqlite3_step(s->st);
+
+    sqlite3_reset(s->st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail_sqlite(s->d, rc, "update");
+    return (long)sqlite3_changes(s->d->h);
+}
+
+void db_stmt_reset(db_stmt *s) { sqlite3_reset(s->st); }
+int64_t db_col_int(db_stmt *s, int col) { return sqlite3_column_int64(s->st, col); }
+bool db_col_null(db_stmt *s, int col)
+{
+    return sqlite3_column_type(s->st, col) == SQLITE_NULL;
+}
+
+const char *db_col_text(db_stmt *s, int col, size_t *len)
+{
+    const char *t = (const char *)sqlite3_column_text(s->st, col);
+
+    if (len)
+        *len = t ? (size_t)sqlite3_column_bytes(s->st, col) : 0;
+    return t;
+}
+
+void db_col_copy(db_stmt *s, int col, char *out, size_t cap)
+{
+    const char *t = db_col_text(s, col, NULL);
+    snprintf(out, cap, "%s", t ? t : "");
+}
+
+int64_t db_last_rowid(db *d) { return sqlite3_last_insert_rowid(d->h); }
+
 /* Reads PRAGMA user_version into *v.  0 or -1. */
 static int db_user_version(db *d, int *v)
 {
@@ -179,12 +274,12 @@ static int db_apply_one(db *d, int v)
     char what[96], pragma[64];
 
     snprintf(what, sizeof what, "%s migration %d", d->schema->name, v + 1);
-    if (db_exec_sql(d, d->schema->scripts[v], what) < 0)
+    if (db_exec(d, d->schema->scripts[v], what) < 0)
         return -1;
     if (v == 0 && d->schema->on_create && d->schema->on_create(d) < 0)
         return -1;
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
-    return db_exec_sql(d, pragma, what);
+    return db_exec(d, pragma, what);
 }
 
 /* Brings the schema up to date, one transaction per step.  The version is
@@ -244,8 +339,8 @@ static int db_connect(db *d, const char *path, int busy_ms)
         return db_fail_sqlite(d, rc, "open");
     sqlite3_extended_result_codes(d->h, 1);
     sqlite3_busy_timeout(d->h, busy_ms);
-    if (db_exec_sql(d, "PRAGMA foreign_keys = ON", "enable foreign keys") < 0 ||
-        db_exec_sql(d, "PRAGMA journal_mode = WAL", "set WAL mode") < 0)
+    if (db_exec(d, "PRAGMA foreign_keys = ON", "enable foreign keys") < 0 ||
+        db_exec(d, "PRAGMA journal_mode = WAL", "set WAL mode") < 0)
         return -1;
     return 0;
 }
@@ -319,6 +414,8 @@ void db_close(db *d)
         sqlite3_finalize(d->q[i]);
     for (size_t i = 0; i < d->n_extra; i++)
         sqlite3_finalize(d->extra[i]);
+    for (size_t i = 0; i < d->n_stmts; i++)
+        sqlite3_finalize(d->stmts[i].st);
     /* sqlite3_close_v2 defers the close if something is still open instead
      * of failing; after the loops above nothing should be. */
     sqlite3_close_v2(d->h);

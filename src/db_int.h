@@ -31,6 +31,11 @@ enum db_q {
 /* SQL text of each enum db_q (db_account.c). */
 extern const char *const db_q_sql[DB_Q__COUNT];
 
+struct db_stmt {
+    struct db    *d;
+    sqlite3_stmt *st;
+};
+
 struct db {
     sqlite3                *h;
     const struct db_schema *schema;
@@ -44,6 +49,8 @@ struct db {
     sqlite3_stmt           *q[DB_Q__COUNT];        /* NULL: schema lacks it */
     sqlite3_stmt           *extra[DB_MAX_STMTS];   /* db_stmt_register() */
     size_t                  n_extra;
+    struct db_stmt          stmts[DB_MAX_STMTS];   /* db_prepare() */
+    size_t                  n_stmts;
     char                    dummy_hash[PWHASH_MAX];/* for unknown users */
 };
 

@@ -35,7 +35,7 @@
 #define DB_DEFAULT_BUSY_MS       2000  /* wait this long for another writer */
 #define DB_DEFAULT_SESSION_LIFETIME (7 * 24 * 3600)  /* seconds */
 #define DB_LAST_SEEN_GRANULARITY 60    /* seconds between last_seen writes */
-#define DB_MAX_STMTS             64    /* statements registered per handle */
+#define DB_MAX_STMTS             128   /* statements registered per handle */
 
 #define DB_DEFAULT_ADMIN_NAME     "admin"
 #define DB_DEFAULT_ADMIN_PASSWORD "password"
@@ -105,6 +105,44 @@ enum db_err db_errcode(const db *d);
 const char *db_errmsg(const db *d);
 /* Current time by the handle's clock (Unix seconds). */
 int64_t db_now(const db *d);
+
+/* ---- statements of other modules (the tracker's, the peer's) ----
+ *
+ * A db_stmt is prepared once on the handle, owned by it and finalised by
+ * db_close().  A use is: db_bind() (which resets the statement first), then
+ * db_row() until it returns 0, or db_run() for a statement without rows;
+ * db_col_*() read the current row, valid until the next db_row()/db_bind().
+ * Nothing else of SQLite is needed outside the store.
+ */
+typedef struct db_stmt db_stmt;
+
+/* Prepares sql on d.  NULL on failure (db_errmsg names the statement's
+ * error) or after DB_MAX_STMTS statements. */
+db_stmt *db_prepare(db *d, const char *sql);
+/* Resets s, clears its bindings and binds parameters 1, 2 ... from a type
+ * string: 'i' an int64_t, 't' a NUL-terminated string (NULL binds NULL),
+ * 'T' a string given as (const char *, size_t).  0, or -1 recorded. */
+int db_bind(db_stmt *s, const char *types, ...);
+/* Steps to the next row: 1 a row, 0 done (the statement is reset), -1 on
+ * failure (reset, recorded). */
+int db_row(db_stmt *s);
+/* Runs a statement that returns no row to completion: the number of rows
+ * it changed, or -1 (recorded).  The statement is reset. */
+long db_run(db_stmt *s);
+/* Stops reading rows before the last one (releases the statement's locks). */
+void db_stmt_reset(db_stmt *s);
+/* Columns of the current row, 0-based.  db_col_text() returns NULL for SQL
+ * NULL and sets *len (when given); db_col_copy() copies at most cap-1 bytes
+ * and a NUL ("" for NULL). */
+int64_t db_col_int(db_stmt *s, int col);
+const char *db_col_text(db_stmt *s, int col, size_t *len);
+void db_col_copy(db_stmt *s, int col, char *out, size_t cap);
+bool db_col_null(db_stmt *s, int col);
+/* Rowid of the last successful INSERT on the handle. */
+int64_t db_last_rowid(db *d);
+/* Runs one or more SQL statements without results (pragmas, scripts).
+ * 0, or -1 recorded with `what` in the message. */
+int db_exec(db *d, const char *sql, const char *what);
 
 /* For modules that add their own queries on this handle (the tracker): the
  * statement is prepared once, owned by the handle and finalised by

@@ -558,6 +558,77 @@ static void test_other_schema(void)
     rm_db(p);
 }
 
+/* The statement API (db_prepare, db_bind, db_row, db_run, db_col_*): every
+ * bind type, NULLs, text with NUL-free lengths, row iteration and reset,
+ * changes counted, errors recorded with the statement named. */
+static void test_stmt_api(void)
+{
+    static const char *const scripts[] = {
+        "CREATE TABLE m (origin TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT,"
+        " PRIMARY KEY (origin, seq));",
+        NULL,
+    };
+    const struct db_schema sc = { .name = "stmt", .scripts = scripts };
+    struct db_options o = { .schema = &sc };
+    const char *p = tpath("stmt.db");
+    db *d = open_ok(p, &o);
+    if (!ok(d != NULL, "stmt schema opens"))
+        return;
+    db_stmt *ins = db_prepare(d, "INSERT INTO m VALUES (?1, ?2, ?3)");
+    db_stmt *sel = db_prepare(d, "SELECT origin, seq, body FROM m WHERE seq >= ?1 ORDER BY seq");
+    db_stmt *upd = db_prepare(d, "UPDATE m SET body = ?1 WHERE origin = ?2");
+    if (!ok(ins && sel && upd, "three statements prepared"))
+        goto out;
+    is_int(db_bind(ins, "tit", (const char *)NULL, (int64_t)9, "x"), 0, "bind NULL into NOT NULL");
+    ok(db_run(ins) == -1 && db_errcode(d) == DB_E_SQL && strstr(db_errmsg(d), "NOT NULL"),
+       "constraint failure recorded: %s", db_errmsg(d));
+    is_int(db_bind(ins, "tit", "alice", (int64_t)1, "hello"), 0, "bind t i t");
+    is_int(db_run(ins), 1, "insert changes one row");
+    is_int(db_bind(ins, "tiT", "alice", (int64_t)2, "hello world", (size_t)5), 0, "bind T with a length");
+    is_int(db_run(ins), 1, "second row");
+    is_int(db_bind(ins, "tit", "bob", (int64_t)3, (const char *)NULL), 0, "bind NULL text");
+    is_int(db_run(ins), 1, "third row, NULL body");
+    is_int(db_last_rowid(d), 3, "last rowid");
+    is_int(db_bind(ins, "tit", "alice", (int64_t)1, "dup"), 0, "bind duplicate key");
+    ok(db_run(ins) == -1 && db_errcode(d) == DB_E_EXISTS, "duplicate key -> DB_E_EXISTS (%s)", db_errmsg(d));
+    ok(db_bind(ins, "q", "x") == -1, "unknown bind type refused");
+
+    is_int(db_bind(sel, "i", (int64_t)1), 0, "bind select");
+    int n = 0, ok_rows = 1;
+    char body[8];
+    while (db_row(sel) == 1) {
+        n++;
+        size_t len = 99;
+        const char *t = db_col_text(sel, 2, &len);
+        if (n == 1)
+            ok_rows &= t && len == 5 && strcmp(t, "hello") == 0 && db_col_int(sel, 1) == 1;
+        if (n == 2) {
+            db_col_copy(sel, 2, body, 4);
+            ok_rows &= strcmp(body, "hel") == 0;
+        }
+        if (n == 3)
+            ok_rows &= t == NULL && len == 0 && db_col_null(sel, 2) &&
+                       strcmp(db_col_text(sel, 0, NULL), "bob") == 0;
+    }
+    is_int(n, 3, "three rows, in order");
+    ok(ok_rows, "columns: text with length, copy cut at cap, NULL");
+    is_int(db_row(sel), 1, "after done, a new step starts over (reset)");
+    db_stmt_reset(sel);
+    is_int(db_bind(upd, "tt", "z", "alice"), 0, "bind update");
+    is_int(db_run(upd), 2, "update reports the changed rows");
+    is_int(db_bind(upd, "tt", "z", "nobody"), 0, "bind update of nothing");
+    is_int(db_run(upd), 0, "no row changed: 0");
+    ok(db_prepare(d, "SELECT * FROM nowhere") == NULL && strstr(db_errmsg(d), "nowhere"),
+       "bad SQL names the statement: %s", db_errmsg(d));
+    is_int(db_exec(d, "CREATE TABLE k (x); INSERT INTO k VALUES (1);", "script"), 0,
+           "db_exec runs a script");
+    ok(db_exec(d, "INSERT INTO nowhere VALUES (1)", "bad script") == -1 &&
+       strstr(db_errmsg(d), "bad script"), "db_exec failure names what: %s", db_errmsg(d));
+out:
+    db_close(d);
+    rm_db(p);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_db.XXXXXX");
@@ -586,6 +657,7 @@ int main(void)
     test_nothing_in_clear(p);
     rm_db(p);
     test_other_schema();
+    test_stmt_api();
     rmdir(tmpdir);
     return done_testing();
 }
