@@ -137,6 +137,14 @@ void buf_consume(buf *b, size_t n)
     b->len -= n;
 }
 
+void buf_truncate(buf *b, size_t len)
+{
+    if (len < b->len)
+        b->len = len;
+    if (b->len == 0)
+        b->off = 0;
+}
+
 ssize_t buf_read_fd(buf *b, int fd, size_t max)
 {
     size_t want = max ? max : 16384;

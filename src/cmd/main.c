@@ -20,6 +20,7 @@ static const struct role_def *const roles[] = {
     &role_backend_def,
     &role_proxy_def,
     &role_tracker_def,
+    &role_peer_def,
     &role_demo_def,
 };
 

@@ -115,6 +115,7 @@ void role_rt_finish(struct role_rt *rt);
 extern const struct role_def role_backend_def;
 extern const struct role_def role_proxy_def;
 extern const struct role_def role_tracker_def;
+extern const struct role_def role_peer_def;
 extern const struct role_def role_demo_def;
 
 #endif

@@ -45,6 +45,9 @@ int buf_vprintf(buf *b, const char *fmt, va_list ap)
 
 /* Removes n bytes from the front. */
 void buf_consume(buf *b, size_t n);
+/* Drops bytes from the end so that len remain (nothing when len >= the
+ * bytes held): undoes appends made since buf_len() was len. */
+void buf_truncate(buf *b, size_t len);
 
 /* Reads once from fd into the buffer, at most `max` bytes (0: up to the cap).
  * Returns bytes read, 0 on EOF, -1 with errno (EAGAIN, ENOBUFS when full...). */

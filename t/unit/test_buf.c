@@ -126,6 +126,23 @@ static void test_consume(void)
        "double free is harmless");
 }
 
+static void test_truncate(void)
+{
+    buf b;
+    buf_init(&b, 64);
+    buf_append(&b, "0123456789", 10);
+    buf_consume(&b, 2);
+    size_t mark = buf_len(&b);
+    buf_append(&b, "abc", 3);
+    buf_truncate(&b, mark);
+    is_mem(buf_ptr(&b), buf_len(&b), "23456789", 8, "truncate undoes the append after a mark");
+    buf_truncate(&b, 100);
+    is_int(buf_len(&b), 8, "truncate to more than held changes nothing");
+    buf_truncate(&b, 0);
+    ok(buf_len(&b) == 0 && b.off == 0, "truncate to 0 empties and rewinds");
+    buf_free(&b);
+}
+
 static void test_printf(void)
 {
     buf b;
@@ -202,6 +219,7 @@ int main(void)
 {
     test_cap();
     test_consume();
+    test_truncate();
     test_printf();
     test_fd();
     return done_testing();
