@@ -12,7 +12,10 @@ port, and `127.0.0.1:PORT` in a command is rewritten to it, by section:
                section's `nginx` block (ports rewritten too) saved as
                docs-proxy.conf; 9000 the backend, 8000 the tracker, 9001
                t/servers/engine_echo, 9002 t/servers/ws_echo, 9003 a port nothing listens
-               on, 9004 a socket that accepts and never answers.
+               on, 9004 a socket that accepts and never answers;
+  Peer         8000 a tracker of its own with the accounts alice/alice and
+               bob/bob, 7001 and 7002 the peers of alice and bob (fresh
+               databases, the source tree's pages).
 The commands of one block share a shell (variables); all blocks share a
 directory (cookie jars and token files outlive their block), as for a
 reader who runs them in order.  `weaprous` is on the PATH."""
@@ -130,8 +133,21 @@ proxy = Server(argv=[binary(), 'proxy', '-c', 'docs-proxy.conf'],
                port=proxy_ports['8080'], cwd=work).start()
 ok(wait_port(proxy_ports['8081']), 'the proxy status listener accepts')
 
+# The Peer section: its own tracker with the demo's accounts, two peers.
+peer_tracker = Server('tracker', '--allow-signup', '--heartbeat-interval', '1s',
+                      '--db', os.path.join(root, 'peer-tracker.db')).start()
+for who in ('alice', 'bob'):
+    curl(['-s', '-X', 'POST', peer_tracker.url('/register'),
+          '-d', 'username=%s&password=%s' % (who, who)])
+peers = [Server('peer', '--tracker', 'http://127.0.0.1:%d' % peer_tracker.port,
+                '--p2p-port', str(free_port()), '--db', os.path.join(root, who + '.db'),
+                '--www', os.path.join(root, 'www'), '--static', os.path.join(root, 'static'),
+                cwd=work).start() for who in ('alice', 'bob')]
+
 base_ports = {'9000': backend.port, '8000': sample.port}
-section_ports = {'Tracker': {'8000': tracker.port}, 'Proxy': proxy_ports}
+section_ports = {'Tracker': {'8000': tracker.port}, 'Proxy': proxy_ports,
+                 'Peer': {'8000': peer_tracker.port, '7001': peers[0].port,
+                          '7002': peers[1].port}}
 secs = sections(api)
 env = dict(os.environ, PATH=builddir() + os.pathsep + os.environ.get('PATH', ''))
 checked = {}
@@ -157,10 +173,10 @@ for lineno, offset, cmds in all_blocks:
             if r.stderr:
                 diag('stderr: ' + r.stderr[-1000:])
 
-for title in ('Backend', 'Sample', 'Tracker', 'Proxy'):
+for title in ('Backend', 'Sample', 'Tracker', 'Proxy', 'Peer'):
     ok(checked.get(title, 0) >= 5, 'section %s has checked examples (%d)'
        % (title, checked.get(title, 0)))
-for srv in (backend, sample, tracker, echo, wsecho, proxy):
+for srv in (backend, sample, tracker, echo, wsecho, proxy, peer_tracker, *peers):
     ok(srv.alive(), '%s still up after the examples' % ' '.join(srv.argv[:2]))
 silent.close()
 done_testing()

@@ -52,6 +52,7 @@
 #define PEER_FRAMES_PER_PASS   256      /* fairness: frames handled per read */
 #define PEER_BATCH             256      /* messages read from the store per pump step */
 #define PEER_MAX_RANGES        4096     /* queued sync ranges per link */
+#define PEER_MAX_SENT          65536    /* (channel, origin) records per link */
 #define PEER_PAGE_DEFAULT      50       /* history page */
 #define PEER_PAGE_MAX          500
 #define PEER_API_MAX_BODY      16384    /* local API request bodies */
@@ -69,6 +70,7 @@
 #define PEER_BACKOFF_MAX_MS    30000
 #define PEER_ACK_DELAY_MS      20       /* receipts (have) are batched this long */
 #define PEER_REFRESH_MS        15000    /* lists and memberships from the tracker */
+#define PEER_MEMBERS_MIN_MS    250      /* a channel's members asked for on demand */
 #define PEER_STOP_MS           2000     /* clean exit: the tracker's "stopped" */
 #define PEER_SESSION_LIFETIME  (30 * 24 * 3600)   /* browser session, seconds */
 
@@ -117,6 +119,13 @@ bool peer_link_accepts(enum peer_link_state s, enum peer_frame_type t, bool dial
 unsigned peer_link_timeout(enum peer_link_state s);
 const char *peer_link_state_name(enum peer_link_state s);
 
+/* The highest seq of (channel, origin) sent on a link. */
+struct peer_sent {
+    char    channel[PEER_CHANNEL_MAX + 1];
+    char    origin[DB_MAX_NAME + 1];
+    int64_t upto;
+};
+
 /* A queued range of messages to send (sync). */
 struct peer_range {
     char    channel[PEER_CHANNEL_MAX + 1];
@@ -151,8 +160,8 @@ struct peer_link {
     size_t             nranges, cap_ranges;
     char             (*acks)[PEER_CHANNEL_MAX + 1];  /* channels to send a have for */
     size_t             nacks, cap_acks;
-    char             (*announced)[PEER_CHANNEL_MAX + 1];  /* our haves sent since live */
-    size_t             nannounced, cap_announced;
+    struct peer_sent  *sent;            /* what we sent on this link */
+    size_t             nsent, cap_sent;
     char               want_channel[PEER_CHANNEL_MAX + 1];  /* the last gap asked for */
     char               want_origin[DB_MAX_NAME + 1];
     int64_t            want_to;
@@ -199,6 +208,7 @@ struct peer_chan {
     size_t  n;
     bool    loaded;                     /* the member list came from the tracker */
     bool    listed;                     /* named by the last channel list */
+    uint64_t asked_ms;                  /* members last asked for on demand */
 };
 
 /* A user known from the tracker's lists. */
@@ -252,8 +262,10 @@ void peer_mesh_free(struct peer *p);
 
 /* A link became live: have vectors for every shared conversation. */
 void peer_sync_start(struct peer_link *l);
-/* Sends our have vector of c on l. */
-void peer_sync_have(struct peer_link *l, struct peer_chan *c);
+/* Sends our have vector of c on l (reply: an answer to theirs). */
+void peer_sync_have(struct peer_link *l, struct peer_chan *c, bool reply);
+/* Records that origin's messages of channel up to seq went out on l. */
+void peer_sync_sent(struct peer_link *l, const char *channel, const char *origin, int64_t seq);
 /* One frame on a live link (have, want, msg, ping, pong). */
 void peer_sync_frame(struct peer_link *l, const struct peer_frame *f);
 /* Sends queued ranges while the link has room (called when it drains). */
@@ -402,6 +414,11 @@ void peer_tracker_free(struct peer *p);
 /* Signed in (new token, or one resumed from the store): registers with
  * submit-info, then heart-beats and refreshes the lists. */
 void peer_tracker_online(struct peer *p);
+/* Asks the tracker for the members of channel, takes them (announcing our
+ * have to new ones), then calls done(p, arg), also when the call failed.
+ * 0, or -1 when it cannot start (done is not called). */
+int peer_tracker_members(struct peer *p, const char *channel,
+                         void (*done)(struct peer *p, void *arg), void *arg);
 /* Refreshes the peer list and the members of every channel now. */
 void peer_tracker_refresh(struct peer *p);
 /* Sign-out: "stopped", the tracker's /logout, timers off. */

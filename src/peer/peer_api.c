@@ -19,6 +19,7 @@
 
 #define PEER_COOKIE        "session"
 #define PEER_ID_MAX        (DB_MAX_NAME + PEER_CHANNEL_MAX + 24)
+#define TRACKER_ANSWER_MAX 8192   /* a join answer kept while members load */
 
 /* ---- helpers ---- */
 
@@ -377,18 +378,54 @@ static void api_get_list(http_txn *t, void *arg)
 
 /* ---- channels: join, create, invite, leave ---- */
 
+/* A join (or a creation) the tracker accepted: answered once the members
+ * are known, so that a message sent right after reaches them. */
+struct join {
+    http_txn *t;
+    int       status;
+    buf       answer;       /* the tracker's JSON, passed on */
+};
+
+static void join_answer(struct peer *p, void *arg)
+{
+    struct join *j = arg;
+    app_send(j->t, j->status, "application/json", buf_ptr(&j->answer), buf_len(&j->answer));
+    buf_free(&j->answer);
+    free(j);
+    peer_mesh_connect(p);
+}
+
 static void on_joined(struct peer *p, const struct peer_answer *a, void *arg)
 {
     http_txn *t = arg;
     const char *name = json_get_str(a->body, "channel");
-    if ((a->status == 200 || a->status == 201) && name && peer_channel_valid(name)) {
-        struct peer_chan *c = peer_chan_find(p, name);
-        if (!c && (peer_store_conv_put(p, name, false, json_get_str(a->body, "access"),
-                                       NULL) < 0 || !(c = peer_chan_get(p, name))))
-            log_warnx("following %s: %s", name, db_errmsg(p->db));
-        peer_tracker_refresh(p);   /* its members, then links and sync */
+    struct peer_chan *c = NULL;
+    if ((a->status != 200 && a->status != 201) || !name || !peer_channel_valid(name)) {
+        pass_on(t, a);
+        return;
     }
-    pass_on(t, a);
+    if (!(c = peer_chan_find(p, name))
+        && (peer_store_conv_put(p, name, false, json_get_str(a->body, "access"), NULL) < 0
+            || !(c = peer_chan_get(p, name)))) {
+        store_error(p, t, "following the channel");
+        return;
+    }
+    c->listed = true;
+    struct join *j = calloc(1, sizeof(*j));
+    json_writer w;
+    if (j) {
+        buf_init(&j->answer, TRACKER_ANSWER_MAX);
+        json_w_init(&w, &j->answer);
+        json_w_value(&w, a->body);
+        j->t = t;
+        j->status = a->status;
+    }
+    if (!j || json_w_finish(&w) < 0 || peer_tracker_members(p, name, join_answer, j) < 0) {
+        if (j)
+            buf_free(&j->answer);
+        free(j);
+        pass_on(t, a);
+    }
 }
 
 static void api_add_list(http_txn *t, void *arg)

@@ -61,6 +61,7 @@ static bool send_on(struct peer_link *l, const struct peer_msg *m)
     if (peer_link_congested(l) || peer_sync_queued(l, m->channel, m->origin)) {
         if (peer_sync_queue(l, m->channel, m->origin, m->seq, m->seq) < 0)
             return false;
+        peer_sync_sent(l, m->channel, m->origin, m->seq);
         peer_sync_pump(l);
         return true;
     }
@@ -69,6 +70,7 @@ static bool send_on(struct peer_link *l, const struct peer_msg *m)
     if (peer_frame_put_msg(&l->out, &f) < 0)
         return false;
     l->msgs_out++;
+    peer_sync_sent(l, m->channel, m->origin, m->seq);
     peer_link_flush(l);
     return true;
 }

@@ -57,11 +57,11 @@ ssize_t peer_frame_parse(const char *data, size_t len, struct peer_frame *f)
     size_t tlen;
     const char *t = json_str(json_get(root, "t"), &tlen);
     int type = t ? frame_type_lookup(t, tlen) : -1;
-    if (json_type(root) != JSON_OBJECT || type < 0) {
+    bool object = json_type(root) == JSON_OBJECT;
+    if (!object || type < 0) {
         json_free(doc);
-        return json_type(root) != JSON_OBJECT
-            ? frame_bad(f, "not-object", "the payload must be one JSON object")
-            : frame_bad(f, "unknown-type", "\"t\" names no frame type");
+        return object ? frame_bad(f, "unknown-type", "\"t\" names no frame type")
+                      : frame_bad(f, "not-object", "the payload must be one JSON object");
     }
     f->type = (enum peer_frame_type)type;
     f->doc = doc;
@@ -228,6 +228,10 @@ int peer_frame_have(const struct peer_frame *f, struct pf_have *h, const char **
 {
     if (channel_member(f, &h->channel, why) < 0)
         return -1;
+    const json_value *reply = json_get(f->root, "reply");
+    h->reply = false;
+    if (reply && json_bool(reply, &h->reply) < 0)
+        return why_fail(why, "\"reply\" must be true or false");
     h->vector = json_get(f->root, "vector");
     if (json_type(h->vector) != JSON_OBJECT)
         return why_fail(why, "\"vector\" must be an object");
@@ -355,12 +359,17 @@ int peer_frame_put_bare(buf *out, enum peer_frame_type t)
     return frame_end(&w, out, mark);
 }
 
-void peer_frame_have_begin(struct pf_have_writer *hw, buf *out, const char *channel)
+void peer_frame_have_begin(struct pf_have_writer *hw, buf *out, const char *channel,
+                           bool reply)
 {
     hw->out = out;
     frame_begin(&hw->w, out, &hw->mark, PF_HAVE);
     json_w_key(&hw->w, "channel");
     json_w_string(&hw->w, channel);
+    if (reply) {
+        json_w_key(&hw->w, "reply");
+        json_w_bool(&hw->w, true);
+    }
     json_w_key(&hw->w, "vector");
     json_w_begin_object(&hw->w);
 }

@@ -40,7 +40,7 @@ enum peer_frame_type {
     PF_HELLO,     /* dialer's first frame: user, ticket */
     PF_WELCOME,   /* acceptor's answer: user, its own ticket */
     PF_ERROR,     /* code, detail: the sender closes after it */
-    PF_HAVE,      /* channel, vector {origin: highest contiguous seq} */
+    PF_HAVE,      /* channel, vector {origin: highest contiguous seq}, reply? */
     PF_WANT,      /* channel, origin, from, to: send these */
     PF_MSG,       /* one message */
     PF_PING,
@@ -97,6 +97,7 @@ struct pf_msg {
 struct pf_have {
     const char *channel;
     const json_value *vector;
+    bool reply;                  /* an answer to our have: do not answer it */
 };
 
 int peer_frame_hello(const struct peer_frame *f, struct pf_hello *h, const char **why);
@@ -133,7 +134,8 @@ struct pf_have_writer {
     buf *out;
     size_t mark;     /* where the frame starts in out */
 };
-void peer_frame_have_begin(struct pf_have_writer *hw, buf *out, const char *channel);
+void peer_frame_have_begin(struct pf_have_writer *hw, buf *out, const char *channel,
+                           bool reply);
 void peer_frame_have_add(struct pf_have_writer *hw, const char *origin, int64_t seq);
 int peer_frame_have_end(struct pf_have_writer *hw);
 

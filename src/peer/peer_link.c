@@ -72,7 +72,7 @@ static void link_free(ev_loop *loop, void *arg)
     buf_free(&l->out);
     free(l->ranges);
     free(l->acks);
-    free(l->announced);
+    free(l->sent);
     free(l);
 }
 

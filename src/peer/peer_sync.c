@@ -6,11 +6,13 @@
  * On every (re)start of a link each side sends its have vector of every
  * conversation both take part in; each side then pushes what the other's
  * vector lacks, in batches of PEER_BATCH messages, while the link's output
- * stays below PEER_OUT_HIGH.  A side that receives a have for a
- * conversation it has not announced on this link yet answers with its own,
- * so a conversation one side did not know (a first direct message) syncs
- * both ways.  A msg whose seq leaves a gap asks for the gap with want.
- * Receipts are have frames too, batched for PEER_ACK_DELAY_MS.
+ * stays below PEER_OUT_HIGH.  A have sent of its own accord (link start,
+ * every PEER_RESYNC_MS, a membership change) is answered with a have
+ * marked "reply", so both sides always learn each other's vector, also for
+ * a conversation one side did not know (a first direct message); what a
+ * side already sent on the link is not sent again for a reply.  A msg
+ * whose seq leaves a gap asks for the gap with want.  Receipts are reply
+ * haves, batched for PEER_ACK_DELAY_MS.
  */
 #include "config.h"
 
@@ -22,7 +24,7 @@
 #include "peer.h"
 #include "weaprous/log.h"
 
-/* ---- the per-link sets of channel names (announced haves, receipts) ---- */
+/* ---- a per-link set of channel names (receipts to send) ---- */
 
 static bool name_in(char (*set)[PEER_CHANNEL_MAX + 1], size_t n, const char *name)
 {
@@ -52,9 +54,58 @@ static int name_add(char (**set)[PEER_CHANNEL_MAX + 1], size_t *n, size_t *cap,
     return 0;
 }
 
+/* ---- what we sent on a link: (channel, origin) -> highest seq ---- */
+
+static int sent_cmp(const struct peer_sent *e, const char *channel, const char *origin)
+{
+    int c = strcmp(e->channel, channel);
+    return c ? c : strcmp(e->origin, origin);
+}
+
+/* The record of (channel, origin) on l, added at 0 when absent; NULL when
+ * PEER_MAX_SENT records are kept (the sync then only repeats itself). */
+static struct peer_sent *sent_slot(struct peer_link *l, const char *channel, const char *origin)
+{
+    size_t lo = 0, hi = l->nsent;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = sent_cmp(&l->sent[mid], channel, origin);
+        if (c == 0)
+            return &l->sent[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (l->nsent >= PEER_MAX_SENT)
+        return NULL;
+    if (l->nsent == l->cap_sent) {
+        size_t nc = l->cap_sent ? l->cap_sent * 2 : 16;
+        struct peer_sent *a = realloc(l->sent, nc * sizeof(*a));
+        if (!a)
+            return NULL;
+        l->sent = a;
+        l->cap_sent = nc;
+    }
+    memmove(l->sent + lo + 1, l->sent + lo, (l->nsent - lo) * sizeof(*l->sent));
+    l->nsent++;
+    struct peer_sent *e = &l->sent[lo];
+    snprintf(e->channel, sizeof(e->channel), "%s", channel);
+    snprintf(e->origin, sizeof(e->origin), "%s", origin);
+    e->upto = 0;
+    return e;
+}
+
+void peer_sync_sent(struct peer_link *l, const char *channel, const char *origin, int64_t seq)
+{
+    struct peer_sent *e = sent_slot(l, channel, origin);
+    if (e && seq > e->upto)
+        e->upto = seq;
+}
+
 /* ---- have ---- */
 
-void peer_sync_have(struct peer_link *l, struct peer_chan *c)
+void peer_sync_have(struct peer_link *l, struct peer_chan *c, bool reply)
 {
     struct peer *p = l->p;
     struct peer_vec v = { 0 };
@@ -64,13 +115,11 @@ void peer_sync_have(struct peer_link *l, struct peer_chan *c)
         peer_vec_free(&v);
         return;
     }
-    peer_frame_have_begin(&hw, &l->out, c->name);
+    peer_frame_have_begin(&hw, &l->out, c->name, reply);
     for (size_t i = 0; i < v.n; i++)
         peer_frame_have_add(&hw, v.e[i].origin, v.e[i].contig);
-    if (peer_frame_have_end(&hw) == 0) {
-        name_add(&l->announced, &l->nannounced, &l->cap_announced, c->name);
+    if (peer_frame_have_end(&hw) == 0)
         peer_link_flush(l);
-    }
     peer_vec_free(&v);
 }
 
@@ -78,10 +127,9 @@ void peer_sync_start(struct peer_link *l)
 {
     struct peer *p = l->p;
     l->last_sync_ms = ev_now_ms(p->loop);
-    l->nannounced = 0;
     for (size_t i = 0; i < p->nchans && l->state == LINK_LIVE; i++)
         if (peer_chan_shared(p, p->chans[i], l->user))
-            peer_sync_have(l, p->chans[i]);
+            peer_sync_have(l, p->chans[i], false);
 }
 
 void peer_sync_announce(struct peer *p, struct peer_chan *c)
@@ -89,8 +137,14 @@ void peer_sync_announce(struct peer *p, struct peer_chan *c)
     for (size_t i = 0; i < c->n; i++) {
         struct peer_link *l = peer_link_live(p, c->m[i].user);
         if (l && peer_chan_shared(p, c, l->user))
-            peer_sync_have(l, c);
+            peer_sync_have(l, c, false);
     }
+}
+
+static void members_done(struct peer *p, void *arg)
+{
+    (void)arg;
+    peer_mesh_connect(p);
 }
 
 /* The conversation a frame names, if l's user shares it with us.  A dm of
@@ -108,8 +162,13 @@ static struct peer_chan *shared_chan(struct peer_link *l, const char *name)
         c = peer_chan_get(p, name);
     }
     if (c && !peer_chan_shared(p, c, l->user)) {
-        /* maybe a member we do not know yet: ask the tracker again */
-        peer_tracker_refresh(p);
+        /* maybe a member we do not know yet: ask the tracker (new members
+         * get our have, and the sync follows) */
+        uint64_t now = ev_now_ms(p->loop);
+        if (!c->dm && now - c->asked_ms >= PEER_MEMBERS_MIN_MS) {
+            c->asked_ms = now;
+            peer_tracker_members(p, c->name, members_done, NULL);
+        }
         return NULL;
     }
     return c;
@@ -124,14 +183,26 @@ static void batch_open(struct peer *p)
 struct queue_ctx {
     struct peer_link *l;
     struct peer_chan *c;
+    bool reply;
 };
 
+/* One range the other side lacks.  A have that answers ours may be older
+ * than what we sent meanwhile: what we sent on this link is not sent
+ * again.  A have of its own accord says what the other side holds now
+ * (after a restart of its sync, or a membership change): believed as is. */
 static int queue_missing(const char *origin, int64_t from, int64_t to, void *arg)
 {
     struct queue_ctx *q = arg;
     /* the other side accepts only members' messages (a dm: our own) */
     if (!q->c->dm && !peer_chan_member(q->c, origin))
         return 0;
+    struct peer_sent *e = sent_slot(q->l, q->c->name, origin);
+    if (q->reply && e && e->upto >= from)
+        from = e->upto + 1;
+    if (from > to)
+        return 0;
+    if (e)
+        e->upto = to;
     return peer_sync_queue(q->l, q->c->name, origin, from, to) < 0;
 }
 
@@ -147,11 +218,11 @@ static void on_have(struct peer_link *l, const struct pf_have *h)
         goto out;
     batch_open(p);
     peer_chat_delivered(p, c, l->user, peer_vec_contig(&theirs, p->user));
-    struct queue_ctx q = { l, c };
+    struct queue_ctx q = { l, c, h->reply };
     if (peer_vec_missing(&mine, &theirs, c->dm ? p->user : NULL, queue_missing, &q) != 0)
         log_warnx("link with %s: sync queue full", l->user);
-    if (!name_in(l->announced, l->nannounced, c->name))
-        peer_sync_have(l, c);
+    if (!h->reply)
+        peer_sync_have(l, c, true);
     peer_sync_pump(l);
 out:
     peer_vec_free(&theirs);
@@ -199,7 +270,7 @@ void peer_sync_ack_cb(ev_loop *loop, ev_timer *t, void *arg)
     for (size_t i = 0; i < l->nacks && l->state == LINK_LIVE; i++) {
         struct peer_chan *c = peer_chan_find(l->p, l->acks[i]);
         if (c)
-            peer_sync_have(l, c);
+            peer_sync_have(l, c, true);   /* a receipt: nothing to answer */
     }
     l->nacks = 0;
 }

@@ -307,31 +307,56 @@ static void refresh_done(struct peer *p)
     }
 }
 
+struct members_call {
+    char   name[PEER_CHANNEL_MAX + 1];
+    void (*done)(struct peer *p, void *arg);
+    void  *arg;
+};
+
 static void on_members(struct peer *p, const struct peer_answer *a, void *arg)
 {
-    char *name = arg;
-    struct peer_chan *c = peer_chan_find(p, name);
+    struct members_call *mc = arg;
+    struct peer_chan *c = peer_chan_find(p, mc->name);
     if (a->status == 200 && c && !c->dm) {
         size_t before = c->n;
         if (peer_chan_set_members(p, c, json_get(a->body, "peers")) < 0)
-            log_warnx("members of %s: %s", name, db_errmsg(p->db));
+            log_warnx("members of %s: %s", mc->name, db_errmsg(p->db));
         if (c->n != before)
             peer_sync_announce(p, c);
     }
-    free(name);
+    mc->done(p, mc->arg);
+    free(mc);
+}
+
+int peer_tracker_members(struct peer *p, const char *channel,
+                         void (*done)(struct peer *p, void *arg), void *arg)
+{
+    char target[96];
+    struct peer_call *call;
+    struct members_call *mc = calloc(1, sizeof(*mc));
+    if (!mc)
+        return -1;
+    snprintf(mc->name, sizeof(mc->name), "%s", channel);
+    mc->done = done;
+    mc->arg = arg;
+    snprintf(target, sizeof(target), "/get-list?channel=%s", channel);
+    if (!(call = peer_tracker_call(p, "GET", target, NULL, on_members, mc))) {
+        free(mc);
+        return -1;
+    }
+    return 0;
+}
+
+static void members_listed(struct peer *p, void *arg)
+{
+    (void)arg;
     refresh_done(p);
 }
 
 static void ask_members(struct peer *p, const char *channel)
 {
-    char target[96];
-    char *name = strdup(channel);
-    snprintf(target, sizeof(target), "/get-list?channel=%s", channel);
-    if (name && peer_tracker_call(p, "GET", target, NULL, on_members, name)) {
+    if (peer_tracker_members(p, channel, members_listed, NULL) == 0)
         p->refreshing++;
-        return;
-    }
-    free(name);
 }
 
 /* The channels of a /get-list answer we are a member of: followed (and

@@ -225,7 +225,8 @@ static void test_readers(void)
     free(p);
 
     read_frame(valid[3].payload, &f);
-    ok(peer_frame_have(&f, &hv, &why) == 0 && json_len(hv.vector) == 2, "have read");
+    ok(peer_frame_have(&f, &hv, &why) == 0 && json_len(hv.vector) == 2 && !hv.reply,
+       "have read (not a reply)");
     json_free(f.doc);
     static const char *const bad_have[] = {
         "{\"t\":\"have\",\"channel\":\"general\",\"vector\":[1]}",
@@ -233,6 +234,7 @@ static void test_readers(void)
         "{\"t\":\"have\",\"channel\":\"general\",\"vector\":{\"a b\":1}}",
         "{\"t\":\"have\",\"channel\":\"general\",\"vector\":{\"a\":\"1\"}}",
         "{\"t\":\"have\",\"vector\":{}}",
+        "{\"t\":\"have\",\"channel\":\"general\",\"vector\":{},\"reply\":1}",
     };
     for (size_t i = 0; i < sizeof(bad_have) / sizeof(bad_have[0]); i++) {
         ok(read_frame(bad_have[i], &f) == 0 && peer_frame_have(&f, &hv, &why) < 0,
@@ -288,7 +290,7 @@ static void test_writers(void)
                             "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef") == 0,
        "welcome written");
     struct pf_have_writer hw;
-    peer_frame_have_begin(&hw, &b, "general");
+    peer_frame_have_begin(&hw, &b, "general", true);
     peer_frame_have_add(&hw, "alice", 3);
     peer_frame_have_add(&hw, "bob", 0);
     ok(peer_frame_have_end(&hw) == 0, "have written");
@@ -307,7 +309,7 @@ static void test_writers(void)
     n = peer_frame_parse(buf_ptr(&b), buf_len(&b), &f);
     struct pf_have hv;
     ok(n > 0 && f.type == PF_HAVE && peer_frame_have(&f, &hv, &why) == 0
-       && json_len(hv.vector) == 2, "have round trip");
+       && json_len(hv.vector) == 2 && hv.reply, "have round trip (a reply)");
     json_free(f.doc);
     buf_consume(&b, (size_t)n);
     n = peer_frame_parse(buf_ptr(&b), buf_len(&b), &f);
