@@ -194,9 +194,14 @@ static enum peer_link_event enter_closing(struct peer_link *l)
         : peer_frame_put_error(&l->out, l->close_code, l->close_detail);
     if (rc < 0)   /* the queue is full: the other side is not reading anyway */
         buf_reset(&l->out);
-    if (l->close_code && !l->close_quiet)
-        log_info("link with %s (%s): closing: %s %s", l->user[0] ? l->user : "?",
-                 l->remote, l->close_code, l->close_detail);
+    /* A connection that never said who it is is logged at debug level
+     * only: a flood of them must not flood the log. */
+    if (l->close_code && !l->close_quiet && l->user[0])
+        log_info("link with %s (%s): closing: %s %s", l->user, l->remote, l->close_code,
+                 l->close_detail);
+    else if (l->close_code && !l->close_quiet)
+        log_debug("connection from %s: closing: %s %s", l->remote, l->close_code,
+                  l->close_detail);
     return buf_len(&l->out) ? LEV_NONE : LEV_FLUSHED;
 }
 

@@ -168,6 +168,8 @@ static struct peer_chan *shared_chan(struct peer_link *l, const char *name)
         if (!c->dm && now - c->asked_ms >= PEER_MEMBERS_MIN_MS) {
             c->asked_ms = now;
             peer_tracker_members(p, c->name, members_done, NULL);
+        } else if (!c->dm) {
+            peer_tracker_refresh(p);    /* asked just now: again a moment later */
         }
         return NULL;
     }
