@@ -151,6 +151,8 @@ struct peer_link {
     ev_timer           ack;             /* batched receipts */
     ev_timer           more;            /* frames left for the next pass */
     uint64_t           last_rx_ms, last_ping_ms, last_sync_ms;
+    uint64_t           live_since_ms;   /* 0: never live */
+    const char        *why_closed;      /* for the log: bye, end of stream ... */
     struct peer_call  *call;            /* tracker call in flight */
     const char        *close_code;      /* why we close: sent in the error frame */
     int                tracker_status;  /* a refused introduction: the tracker's status */

@@ -105,6 +105,14 @@ static struct peer_link *link_new(struct peer *p, bool dialer, int fd)
 static void link_teardown(struct peer_link *l)
 {
     struct peer *p = l->p;
+    if (l->live_since_ms)
+        log_info("link with %s (%s) closed after %llu s (%s; %llu messages in, %llu out)",
+                 l->user, l->remote,
+                 (unsigned long long)((ev_now_ms(p->loop) - l->live_since_ms) / 1000),
+                 l->why_closed ? l->why_closed
+                 : l->close_detail[0] ? l->close_detail
+                 : l->close_code ? l->close_code : "closed here",
+                 (unsigned long long)l->msgs_in, (unsigned long long)l->msgs_out);
     if (l->call) {
         peer_tracker_cancel(l->call);
         l->call = NULL;
@@ -178,7 +186,7 @@ static enum peer_link_event enter_live(struct peer_link *l)
     }
     if (!l->dialer && peer_frame_put_hello(&l->out, PF_WELCOME, p->user, l->my_ticket) < 0)
         return refuse(l, "internal", "cannot queue the welcome");
-    l->last_rx_ms = l->last_ping_ms = now_ms(l);
+    l->last_rx_ms = l->last_ping_ms = l->live_since_ms = now_ms(l);
     log_info("link with %s (%s, %s) is live", l->user, l->remote,
              l->dialer ? "dialed" : "accepted");
     peer_mesh_link_up(l);
@@ -372,9 +380,11 @@ static void link_frame(struct peer_link *l, const struct peer_frame *f)
         if (peer_frame_error(f, &er, &why) == 0)
             log_info("link with %s (%s): the other side says %s%s%s", l->user[0] ? l->user : "?",
                      l->remote, er.code, er.detail ? ": " : "", er.detail ? er.detail : "");
+        l->why_closed = "error from the other side";
         peer_link_event(l, LEV_REMOTE_CLOSE);
         return;
     case PF_BYE:
+        l->why_closed = "bye";
         peer_link_event(l, LEV_REMOTE_CLOSE);
         return;
     case PF_PING:
@@ -440,6 +450,7 @@ static void link_read(struct peer_link *l)
     }
     ssize_t n = buf_read_fd(&l->in, l->fd, 65536);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        l->why_closed = n == 0 ? "end of stream" : "connection error";
         peer_link_event(l, LEV_REMOTE_CLOSE);
         return;
     }
@@ -456,6 +467,7 @@ static void link_write(struct peer_link *l)
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
+            l->why_closed = "write error";
             peer_link_event(l, LEV_REMOTE_CLOSE);
             return;
         }
