@@ -357,9 +357,9 @@ static void on_get_list(struct peer *p, const struct peer_answer *a, void *arg)
         json_w_end_array(w);
     }
     json_w_end_object(w);
-    app_json_end(t, 200);
     if (!app_query(t, "channel"))
         peer_mesh_update(p, json_get(a->body, "peers"));
+    app_json_end(t, 200);
 }
 
 static void api_get_list(http_txn *t, void *arg)

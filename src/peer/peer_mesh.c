@@ -132,7 +132,7 @@ void peer_chan_drop(struct peer *p, const char *name)
 struct peer_member *peer_chan_member(struct peer_chan *c, const char *user)
 {
     struct peer_member key;
-    if (!c || !user || strlen(user) > DB_MAX_NAME)
+    if (!c || c->n == 0 || !user || strlen(user) > DB_MAX_NAME)
         return NULL;
     strcpy(key.user, user);
     return bsearch(&key, c->m, c->n, sizeof(*c->m), member_cmp);

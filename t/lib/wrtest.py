@@ -346,9 +346,13 @@ class Server:
             if _st.done:
                 sys.stderr.write(text)
                 return
-            # done_testing() shows the log, as for any failure.
             ok(False, 'no sanitizer report from %s' % os.path.basename(
                 self.argv[0]))
+            # the report itself, also when the script dies before
+            # done_testing() (which shows every log after a failure)
+            for line in text.splitlines():
+                if any(mark in line for mark in SANITIZER_MARKS):
+                    diag(line)
 
 
 def raw(port, data=b'', timeout=2.0, host='127.0.0.1', delay=0.0,
