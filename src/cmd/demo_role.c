@@ -27,6 +27,8 @@
 
 #include "role.h"
 #include "weaprous/db.h"
+#include "weaprous/http_client.h"
+#include "weaprous/json.h"
 #include "weaprous/log.h"
 #include "weaprous/net.h"
 
@@ -37,16 +39,26 @@
 #define DEMO_WATCH_MS      1000    /* while running: reap, and keep the loop */
 #define DEMO_START_MS      15000   /* every port must answer by then */
 #define DEMO_STOP_MS       (ROLE_GRACE_MS + 1000)
+#define DEMO_SIGNIN_MS     15000   /* the peers' sign-in and join */
+#define DEMO_LOG_TAIL      2048    /* bytes of a failed part's log shown */
+#define DEMO_CHANNEL       "general"
 
 /* Demo accounts besides admin/password (which a fresh database creates):
  * the two chat users of DESIGN.md section 4, password = name. */
 static const char *const demo_users[] = { "alice", "bob" };
 
-enum demo_state { DEMO_STARTING, DEMO_RUNNING, DEMO_STOPPING };
+enum demo_state { DEMO_STARTING, DEMO_SIGNING_IN, DEMO_RUNNING, DEMO_STOPPING };
+
+struct demo;
 
 struct demo_child {
     const char *name;           /* "backend-9000" ... */
     int         port;           /* probed for readiness */
+    int         port2;          /* another port it needs (status, P2P), or 0 */
+    const char *user;           /* a peer: whose (signed in by the demo) */
+    struct demo *d;
+    int         step;           /* sign-in: 0 login, 1 join, 2 done */
+    char        token[DB_TOKEN_HEX_LEN + 1];
     char       *argv[DEMO_MAX_ARGS];
     int         argc;
     pid_t       pid;
@@ -59,12 +71,15 @@ struct demo {
     struct demo_child kids[DEMO_MAX_CHILDREN];
     size_t            nkids;
     ev_timer          timer;        /* probes while starting, deadline after */
+    hc_client        *hc;           /* the peers' sign-in */
+    size_t            signing;      /* sign-ins under way */
     uint64_t          started_ms;
     int               exit_code;
     const char       *self;         /* this program, for exec */
     char              self_path[DEMO_PATH_MAX];
     const char       *ip;
     char              root[DEMO_PATH_MAX], run[DEMO_PATH_MAX], db[DEMO_PATH_MAX + 32];
+    char              dbdir[DEMO_PATH_MAX + 32];   /* the peers' databases */
 };
 
 /* --- the children's command lines --- */
@@ -73,6 +88,7 @@ static struct demo_child *demo_child(struct demo *d, const char *name, int port)
 {
     struct demo_child *k = &d->kids[d->nkids++];
     memset(k, 0, sizeof(*k));
+    k->d = d;
     k->name = name;
     k->port = port;
     k->pid = -1;
@@ -121,6 +137,25 @@ static void demo_listener(struct demo *d, struct demo_child *k, const char *role
     demo_logs(d, k);
 }
 
+/* A chat peer of the demo: its ports, database and the tracker. */
+static void demo_peer(struct demo *d, const char *name, const char *user, int port)
+{
+    char p2p[16], tracker[64];
+    struct demo_child *k = demo_child(d, name, port);
+    k->user = user;
+    k->port2 = port + 100;
+    demo_listener(d, k, "peer");
+    snprintf(p2p, sizeof(p2p), "%d", k->port2);
+    demo_opt(k, "--p2p-port", p2p, NULL);
+    snprintf(tracker, sizeof(tracker), "http://127.0.0.1:%d", 8000);
+    demo_opt(k, "--tracker", tracker, NULL);
+    char dbname[64];
+    snprintf(dbname, sizeof(dbname), "peer-%s.db", user);
+    demo_opt(k, "--db", d->dbdir, dbname);
+    demo_opt(k, "--www", d->root, "www");
+    demo_opt(k, "--static", d->root, "static");
+}
+
 static void demo_plan(struct demo *d)
 {
     static const char *const backends[] = { "backend-9000", "backend-9001" };
@@ -135,11 +170,13 @@ static void demo_plan(struct demo *d)
     demo_listener(d, t, "tracker");
     demo_opt(t, "--db", d->db, NULL);
     demo_arg(t, "--allow-signup");
-    /* the proxy's addresses come from conf/proxy.conf (listen 8080) */
+    /* the routes come from conf/proxy.conf; the address is the demo's */
     struct demo_child *p = demo_child(d, "proxy", 8080);
-    demo_arg(p, "proxy");
+    p->port2 = 8081;    /* its status listener (conf/proxy.conf) */
+    demo_listener(d, p, "proxy");
     demo_opt(p, "-c", d->root, "conf/proxy.conf");
-    demo_logs(d, p);
+    demo_peer(d, "peer-alice", "alice", 7001);
+    demo_peer(d, "peer-bob", "bob", 7002);
 }
 
 static void demo_free(struct demo *d)
@@ -220,14 +257,120 @@ static void demo_stop(struct demo *d, int code)
 
 static void demo_banner(const struct demo *d)
 {
-    printf("\nWeApRous demo is up (logs in %s/, database %s):\n"
+    printf("\nWeApRous demo is up (logs in %s/, databases in %s/):\n"
+           "  http://alice.localhost:8080/      alice's chat (her peer, 7001) - open it in one tab\n"
+           "  http://bob.localhost:8080/        bob's chat (his peer, 7002) - and this one in another\n"
+           "                                    (both signed in and in #%s; alice / alice, bob / bob)\n"
            "  http://127.0.0.1:8080/            the backends 9000 and 9001, round-robin through the proxy\n"
-           "                                    (sign in as admin / password; alice / alice and bob / bob exist too)\n"
+           "                                    (sign in as admin / password, alice / alice or bob / bob)\n"
            "  http://tracker.localhost:8080/    the chat tracker (API: docs/API.md)\n"
            "  http://127.0.0.1:8081/__status    the proxy's pools, as JSON\n"
-           "The chat peers alice (7001) and bob (7002) come with the peer role.\n"
-           "Ctrl-C stops everything.\n\n", d->run, d->db);
+           "Everything listens on %s.  Ctrl-C stops everything.\n\n",
+           d->run, d->dbdir, DEMO_CHANNEL, d->ip);
     fflush(stdout);
+}
+
+/* The end of a part's log, on the terminal: why it did not start. */
+static void demo_show_log(const struct demo *d, const struct demo_child *k)
+{
+    char path[DEMO_PATH_MAX + 80], tail[DEMO_LOG_TAIL + 1];
+    snprintf(path, sizeof(path), "%s/%s.log", d->run, k->name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    off_t end = lseek(fd, 0, SEEK_END);
+    ssize_t n = pread(fd, tail, DEMO_LOG_TAIL, end > DEMO_LOG_TAIL ? end - DEMO_LOG_TAIL : 0);
+    close(fd);
+    if (n > 0) {
+        tail[n] = '\0';
+        fprintf(stderr, "--- the end of %s ---\n%s", path, tail);
+    }
+}
+
+/* ---- signing the peers in ---- */
+
+static void demo_signed(struct demo *d);
+static void demo_signin_step(struct demo_child *k);
+
+static void demo_signin_done(hc_request *r, int err, const struct hc_response *resp, void *arg)
+{
+    struct demo_child *k = arg;
+    struct demo *d = k->d;
+    (void)r;
+    if (!resp || (resp->status != 200 && resp->status != 201)) {
+        fprintf(stderr, "weaprous demo: cannot %s %s's peer: %s; see %s/%s.log\n",
+                k->step == 0 ? "sign in" : "join " DEMO_CHANNEL " with", k->user,
+                resp ? resp->body : strerror(err), d->run, k->name);
+        k->step = 2;
+        demo_signed(d);
+        return;
+    }
+    if (k->step == 0) {
+        json_doc *doc = json_parse(resp->body, resp->body_len, NULL, NULL);
+        const char *tok = json_get_str(json_root(doc), "token");
+        snprintf(k->token, sizeof(k->token), "%s", tok ? tok : "");
+        json_free(doc);
+    }
+    k->step++;
+    demo_signin_step(k);
+}
+
+/* POST /login, then POST /add-list general, on one peer. */
+static void demo_signin_step(struct demo_child *k)
+{
+    struct demo *d = k->d;
+    char body[128], auth[DB_TOKEN_HEX_LEN + 32];
+    const char *hdr[] = { "Content-Type: application/json", auth, NULL };
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (k->step >= 2) {
+        demo_signed(d);
+        return;
+    }
+    net_parse_addr("127.0.0.1", k->port, &ss, &len);
+    if (k->step == 0) {
+        snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}",
+                 k->user, k->user);
+        hdr[1] = NULL;
+    } else {
+        snprintf(body, sizeof(body), "{\"channel\":\"" DEMO_CHANNEL "\"}");
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", k->token);
+    }
+    if (!hc_request_start(d->hc, (struct sockaddr *)&ss, len, "POST", "127.0.0.1",
+                          k->step == 0 ? "/login" : "/add-list", hdr, body, strlen(body),
+                          demo_signin_done, k)) {
+        k->step = 2;
+        demo_signed(d);
+    }
+}
+
+/* One peer is done (or gave up); once both are, the demo is up. */
+static void demo_signed(struct demo *d)
+{
+    if (d->signing > 0 && --d->signing > 0)
+        return;
+    if (d->state != DEMO_SIGNING_IN)
+        return;
+    d->state = DEMO_RUNNING;
+    demo_banner(d);
+}
+
+static void demo_signin(struct demo *d)
+{
+    d->state = DEMO_SIGNING_IN;
+    struct hc_config cfg = { .timeout_ms = DEMO_SIGNIN_MS };
+    d->hc = hc_client_new(d->rt.loop, &cfg);
+    for (size_t i = 0; i < d->nkids; i++)
+        if (d->kids[i].user && d->hc)
+            d->signing++;
+    if (d->signing == 0) {
+        d->state = DEMO_RUNNING;
+        demo_banner(d);
+        return;
+    }
+    for (size_t i = 0; i < d->nkids; i++)
+        if (d->kids[i].user)
+            demo_signin_step(&d->kids[i]);
 }
 
 static void demo_on_child(ev_loop *loop, int signo, void *arg);
@@ -235,7 +378,7 @@ static void demo_on_child(ev_loop *loop, int signo, void *arg);
 static void demo_tick(ev_loop *loop, ev_timer *tm, void *arg)
 {
     struct demo *d = arg;
-    if (d->state == DEMO_RUNNING) {
+    if (d->state == DEMO_RUNNING || d->state == DEMO_SIGNING_IN) {
         demo_on_child(loop, SIGCHLD, d);
         return;
     }
@@ -253,10 +396,9 @@ static void demo_tick(ev_loop *loop, ev_timer *tm, void *arg)
         ready += k->ready;
     }
     if (ready == d->nkids) {
-        d->state = DEMO_RUNNING;
         /* The timer also keeps the loop alive: signals alone do not. */
         ev_timer_start(loop, tm, DEMO_WATCH_MS, DEMO_WATCH_MS);
-        demo_banner(d);
+        demo_signin(d);
         return;
     }
     if (ev_now_ms(loop) - d->started_ms > DEMO_START_MS) {
@@ -283,6 +425,8 @@ static void demo_on_child(ev_loop *loop, int signo, void *arg)
                           WIFEXITED(status) ? "status" : "signal",
                           WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
                           d->run, k->name);
+                if (d->state == DEMO_STARTING)
+                    demo_show_log(d, k);
                 demo_stop(d, 1);
             }
         }
@@ -353,6 +497,13 @@ static int demo_paths(struct demo *d, const struct role_opts *o)
         snprintf(d->db, sizeof(d->db), "%s", o->db);
     else
         snprintf(d->db, sizeof(d->db), "%s/db/weaprous.db", d->root);
+    /* the peers' databases live beside it, so a second run finds them */
+    snprintf(d->dbdir, sizeof(d->dbdir), "%s", d->db);
+    char *slash = strrchr(d->dbdir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(d->dbdir, sizeof(d->dbdir), ".");
     return 0;
 }
 
@@ -366,9 +517,32 @@ static const char *demo_self(struct demo *d)
     return d->self_path;
 }
 
+/* A port another program holds makes the part fail later, in its log
+ * only: say it now, with the part's name and what to do. */
+static int demo_ports_free(const struct demo *d)
+{
+    int busy = 0;
+    for (size_t i = 0; i < d->nkids; i++) {
+        const struct demo_child *k = &d->kids[i];
+        int ports[2] = { k->port, k->port2 };
+        for (int j = 0; j < 2; j++) {
+            if (ports[j] == 0 || !demo_port_open(d->ip, ports[j]))
+                continue;
+            fprintf(stderr, "weaprous demo: port %d (%s) is already in use on %s; stop"
+                    " what listens there (`ss -ltnp 'sport = :%d'` names it), maybe"
+                    " another demo\n", ports[j], k->name, d->ip, ports[j]);
+            busy = 1;
+        }
+    }
+    return busy ? -1 : 0;
+}
+
 static int demo_start(struct demo *d)
 {
+    ev_timer_init(&d->timer, demo_tick, d);   /* demo_stop() may start it */
     demo_plan(d);
+    if (demo_ports_free(d) < 0)
+        return -1;
     for (size_t i = 0; i < d->nkids; i++) {
         if (demo_spawn(&d->kids[i]) < 0) {
             log_warn("cannot start %s", d->kids[i].name);
@@ -376,7 +550,6 @@ static int demo_start(struct demo *d)
         }
     }
     d->started_ms = ev_now_ms(d->rt.loop);
-    ev_timer_init(&d->timer, demo_tick, d);
     return ev_timer_start(d->rt.loop, &d->timer, DEMO_PROBE_MS, DEMO_PROBE_MS);
 }
 
@@ -406,6 +579,7 @@ static int demo_run(struct role_opts *o)
             demo_stop(d, 1);
         rc = role_rt_run(&d->rt) < 0 ? 1 : d->exit_code;
     }
+    hc_client_free(d->hc);
     demo_free(d);
     free(d);
     return rc;

@@ -956,8 +956,9 @@ static void serve_files(http_txn *t, void *arg)
     if ((strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0)
         && (http_txn_method(t) == HTTP_M_GET || http_txn_method(t) == HTTP_M_HEAD)) {
         http_txn_add_header(t, "Content-Security-Policy", PEER_CSP);
-        if (static_serve_page(p->files, t, "/chat.html", 200) == STATIC_DONE)
-            return;
+        if (static_serve_page(p->files, t, "/chat.html", 200) != STATIC_DONE)
+            app_json_error(t, 404, "not found", "no chat.html in the --www directory");
+        return;
     }
     static_serve(p->files, t);
 }
