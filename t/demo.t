@@ -43,6 +43,20 @@ def start(top):
     return p, out
 
 
+def children(pid):
+    """The pids of pid's child processes."""
+    r = subprocess.run(['pgrep', '-P', str(pid)], capture_output=True, text=True)
+    return [int(x) for x in r.stdout.split()]
+
+
+def cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid) as f:
+            return f.read()
+    except OSError:
+        return ''
+
+
 def exit_status(p):
     """The demo's exit status within 15 s; None (and killed) when it hangs."""
     try:
@@ -145,12 +159,13 @@ for port in PORTS:
         s.settimeout(2)
         ok(s.connect_ex((ip, port)) != 0, 'port %d is not reachable on %s' % (port, ip))
 
+kids = children(p.pid)
+is_(len(kids), 6, 'the demo runs six parts')
 p.send_signal(signal.SIGINT)
 rc = exit_status(p)
 is_(rc, 0, 'Ctrl-C: the demo exits 0')
 ok(wait_until(lambda: not any(busy(q) for q in PORTS), 5), 'and every part has stopped')
-left = subprocess.run(['pgrep', '-f', '%s (backend|tracker|proxy|peer) ' % binary()],
-                      capture_output=True, text=True).stdout.split()
+left = [k for k in kids if os.path.exists('/proc/%d' % k)]
 is_(left, [], 'no part of the demo is left running')
 
 # --- a port in use is said on the terminal ---------------------------------------
@@ -170,11 +185,10 @@ ok(wait_until(lambda: 'demo is up' in text(out), 20), 'the demo starts again')
 st, doc = peer_json('bob', 'POST', '/login', {'username': 'bob', 'password': 'bob'})
 tokens['bob'] = doc and doc.get('token')
 ok(bob_has('hello bob, from the demo'), 'a second run keeps the history')
-pids = subprocess.run(['pgrep', '-f', '%s backend --server-ip 127.0.0.1 --server-port 9001' % binary()],
-                      capture_output=True, text=True).stdout.split()
+pids = [k for k in children(p.pid) if '--server-port\x009001\x00' in cmdline(k)]
 ok(len(pids) == 1, 'backend-9001 found')
 if pids:
-    os.kill(int(pids[0]), signal.SIGKILL)
+    os.kill(pids[0], signal.SIGKILL)
 rc = exit_status(p)
 is_(rc, 1, 'a part killed: the demo exits 1')
 like(text(out), r'backend-9001 exited', 'and names the part')

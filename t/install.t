@@ -59,6 +59,10 @@ expected = [
     (v['pkgdatadir'], 'systemd/weaprous-backend.service'),
     (v['pkgdatadir'], 'systemd/weaprous-proxy.service'),
     (v['pkgdatadir'], 'systemd/weaprous-tracker.service'),
+    (v['pkgdatadir'], 'systemd/weaprous-peer@.service'),
+    (v['pkgdatadir'], 'db/peer/001_peer.sql'),
+    (v['docdir'], 'PROTOCOL.md'), (v['docdir'], 'HACKING.md'),
+    (v['docdir'], 'proxy.conf.example'),
     (v['pkgdatadir'], 'db/001_users.sql'),
     (v['docdir'], 'API.md'), (v['docdir'], 'FRAMEWORK.md'),
     (v['docdir'], 'examples/hello.c'),
@@ -88,7 +92,8 @@ for rel in ('weaprous/weaprous.conf',):
     like(text, re.escape('www                   %s/www' % v['pkgdatadir']),
          '%s: www names the installed tree' % rel)
 for rel in ('init.d/weaprous', 'systemd/weaprous-backend.service',
-            'systemd/weaprous-proxy.service', 'systemd/weaprous-tracker.service'):
+            'systemd/weaprous-proxy.service', 'systemd/weaprous-tracker.service',
+            'systemd/weaprous-peer@.service'):
     path = D(v['pkgdatadir'] + '/' + rel)
     text = open(path).read() if os.path.exists(path) else ''
     ok(not re.search(r'@[a-zA-Z_]+@', text), '%s: no @placeholder@ left' % rel)
@@ -177,6 +182,70 @@ with Server(argv=[exe, 'backend', '-c', conf, '--server-ip', '127.0.0.1',
         is_(resp.status, 200, 'installed asset /%s served' % a)
 os.unlink(os.path.join(static, 'wr-install-probe.txt'))
 
+# --- an operator's files ---------------------------------------------------------
+pconf = D(v['sysconfdir'] + '/weaprous/proxy.conf')
+ptext = open(pconf).read()
+ok('alice.localhost' not in ptext and 'default' in ptext,
+   "the installed proxy.conf is an operator's starting point, not the demo's routes")
+ok(os.path.isdir(D(v['localstatedir'] + '/log/weaprous')), 'make install creates the log directory')
+with open(pconf, 'a') as f:
+    f.write('# changed by the operator\n')
+with open(conf, 'a') as f:
+    f.write('# changed too\n')
+inst = subprocess.run(['make', '-C', builddir(), 'install', 'DESTDIR=' + dest],
+                      capture_output=True, text=True)
+is_(inst.returncode, 0, 'make install again')
+ok(open(pconf).read().endswith('# changed by the operator\n')
+   and open(conf).read().endswith('# changed too\n'),
+   'a second make install keeps the changed configuration files')
+ok(os.path.isfile(pconf + '.dist') and os.path.isfile(conf + '.dist'),
+   '... and puts the new versions beside them as .dist')
+like(inst.stdout, r'keeping .*proxy\.conf', '... and says so')
+
+# The compiled defaults are the installed paths: from any directory.
+r = subprocess.run([exe, 'proxy', '-t'], capture_output=True, text=True, env=env, cwd='/')
+like(r.stdout + r.stderr, re.escape(v['sysconfdir'] + '/weaprous/proxy.conf'),
+     'proxy -t without -c reads the installed route file (from /)')
+r = subprocess.run([exe, 'backend', '--help'], capture_output=True, text=True, env=env, cwd='/')
+ok(v['pkgdatadir'] + '/www' in r.stdout and v['localstatedir'] + '/lib/weaprous/weaprous.db'
+   in r.stdout, "the backend's defaults are the installed www and database")
+
+# --- the account a role runs as ---------------------------------------------------
+if os.geteuid() == 0:
+    import pwd  # noqa: E402
+    nobody = pwd.getpwnam('nobody')
+    noenv = dict(env)
+    noenv.pop('WEAPROUS_ALLOW_ROOT', None)
+    work = tmpdir('wruser-')
+    os.chmod(work, 0o777)
+    args = ['backend', '--server-ip', '127.0.0.1', '--www', www, '--static', static,
+            '--db', os.path.join(work, 'u.db')]
+    r = subprocess.run([exe] + args + ['--server-port', str(free_port())],
+                       capture_output=True, text=True, env=noenv, timeout=20)
+    is_(r.returncode, 1, 'as root without a user: refused, exit 1')
+    like(r.stderr, r'refusing to run as root', '... and says why')
+    r = subprocess.run([exe] + args + ['--server-port', str(free_port()), '--user', 'no-such-user-x'],
+                       capture_output=True, text=True, env=noenv, timeout=20)
+    is_((r.returncode, 'no such account' in r.stderr), (1, True), 'an unknown --user: exit 1')
+
+    def uid_of(pid):
+        for line in open('/proc/%d/status' % pid):
+            if line.startswith('Uid:'):
+                return [int(x) for x in line.split()[1:]]
+        return None
+
+    with Server(argv=[exe] + args + ['--server-port', '{port}', '--user', 'nobody'],
+                env=noenv) as srv:
+        is_(uid_of(srv.pid), [nobody.pw_uid] * 4, '--user nobody: real, effective, saved and fs uid are nobody')
+        resp = parse_response(raw(srv.port, req('POST', '/login', {'Connection': 'close',
+            'Content-Type': 'application/x-www-form-urlencoded'}, body=b'username=admin&password=password')))[0]
+        is_(resp.status, 200, '... and it still logs users in (database opened before the switch)')
+        like(srv.log_text(), r'running as nobody', '... its log says so')
+    with Server(argv=[exe] + args + ['--server-port', '{port}', '--allow-root'], env=noenv) as srv:
+        is_(uid_of(srv.pid)[0], 0, '--allow-root: runs as root')
+else:
+    skip('not root: the privilege drop needs root', 7)
+
 # --- the SysV init script drives a backend -------------------------------------
 state = tmpdir('wrinit-')
 port = free_port()
@@ -204,6 +273,10 @@ like(out, r'weaprous backend: started \(pid \d+\)', '... says started')
 pidf = os.path.join(state, 'run', 'backend.pid')
 pid = int(open(pidf).read()) if os.path.exists(pidf) else None
 ok(pid and wait_port(port), '... and the backend listens')
+if os.geteuid() == 0 and pid:
+    is_(uid_of(pid)[0], pwd.getpwnam('nobody').pw_uid, '... as WEAPROUS_USER (nobody by default)')
+    is_(os.stat(os.path.join(state, 'lib')).st_uid, pwd.getpwnam('nobody').pw_uid,
+        '... which owns the state directory')
 rc, out = initd('start')
 like(out, r'already running', 'init start again: already running')
 rc, out = initd('status')
@@ -236,7 +309,7 @@ is_(rc, 2, 'init with an unknown action: usage, 2')
 # --- systemd units ---------------------------------------------------------------
 if shutil.which('systemd-analyze'):
     udir = tmpdir('wrunits-')
-    for name in ('backend', 'proxy', 'tracker'):
+    for name in ('backend', 'proxy', 'tracker', 'peer@'):
         src = D('%s/systemd/weaprous-%s.service' % (v['pkgdatadir'], name))
         text = open(src).read().replace(v['bindir'] + '/weaprous', exe)
         path = os.path.join(udir, 'weaprous-%s.service' % name)
@@ -245,9 +318,15 @@ if shutil.which('systemd-analyze'):
         r = subprocess.run(['systemd-analyze', 'verify', '--man=no', path],
                            capture_output=True, text=True, env=env)
         out = (r.stdout + r.stderr).strip()
+        if name == 'peer@':   # a template is verified as an instance of it
+            inst_path = os.path.join(udir, 'weaprous-peer@alice.service')
+            os.rename(path, inst_path)
+            r = subprocess.run(['systemd-analyze', 'verify', '--man=no', inst_path],
+                               capture_output=True, text=True, env=env)
+            out = (r.stdout + r.stderr).strip()
         if not ok(r.returncode == 0 and out == '', 'systemd-analyze verify weaprous-%s.service' % name):
             diag(out)
 else:
-    skip('systemd-analyze is not installed', 3)
+    skip('systemd-analyze is not installed', 4)
 
 done_testing()

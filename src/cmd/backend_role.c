@@ -98,7 +98,7 @@ static int backend_files_opts(const struct role_opts *o, struct static_options *
 static static_ctx *backend_files(const struct role_opts *o)
 {
     struct static_options so;
-    const char *www = role_opt(o, "www", "www"), *stat = role_opt(o, "static", "static");
+    const char *www = role_opt(o, "www", WR_DEFAULT_WWW), *stat = role_opt(o, "static", WR_DEFAULT_STATIC);
     if (backend_files_opts(o, &so) < 0)
         return NULL;
     static_ctx *files = static_new(www, stat, &so);
@@ -178,7 +178,7 @@ static int backend_run(struct role_opts *o)
     role_rt_add_server(&rt, b.http);
     log_info("backend listening on http://%s:%d/ (www=%s static=%s, reactor %s)",
              o->ip ? o->ip : "0.0.0.0", http_server_port(b.http),
-             role_opt(o, "www", "www"), role_opt(o, "static", "static"), ev_backend_name());
+             role_opt(o, "www", WR_DEFAULT_WWW), role_opt(o, "static", WR_DEFAULT_STATIC), ev_backend_name());
     int rc = role_rt_run(&rt);
     weblogin_free(b.login);
     db_close(b.store);
@@ -200,8 +200,8 @@ const struct role_def role_backend_def = {
     .flags = backend_flags,
     .run = backend_run,
     .help =
-        "  --www DIR                    pages (text/html) root (default: www)\n"
-        "  --static DIR                 assets root (default: static)\n"
+        "  --www DIR                    pages (text/html) root (default: " WR_DEFAULT_WWW ")\n"
+        "  --static DIR                 assets root (default: " WR_DEFAULT_STATIC ")\n"
         "  --client-max-body-size SIZE  request body limit, 413 above (default 1m)\n"
         "  --db FILE                    accounts and sessions (default " WR_DEFAULT_DB ")\n"
         "  --session-lifetime SECONDS   session cookie lifetime (default 7 days)\n"

@@ -28,7 +28,11 @@ static const struct role_def *const roles[] = {
 static const struct { const char *name; char shrt; } common_value_flags[] = {
     { "server-ip", 0 }, { "server-port", 0 }, { "config", 'c' }, { "db", 0 },
     { "pid-file", 0 }, { "log-file", 0 }, { "access-log", 0 }, { "log-level", 0 },
+    { "user", 0 },
 };
+
+/* Common flags without a value. */
+static const char *const common_flags[] = { "daemon", "allow-root", NULL };
 
 static void usage(FILE *f)
 {
@@ -50,8 +54,12 @@ static void usage(FILE *f)
         "  --log-file FILE       error log (default: stderr)\n"
         "  --access-log FILE     access log, nginx combined format (\"-\": stdout)\n"
         "  --log-level LEVEL     error, warn, info (default) or debug\n"
+        "  --user NAME           switch to this account once listening (as root)\n"
+        "  --allow-root          run as root without --user (refused otherwise)\n"
         "  -t                    check the configuration and exit\n"
-        "  -h, --help            this help;  --version  the version\n");
+        "  -h, --help            this help;  --version  the version\n"
+        "durations take nginx's units: 500ms, 10 (seconds), 10s, 5m, 2h, 7d;\n"
+        "sizes 64k, 1m, 1g.  `weaprous ROLE --help` lists each role's own options.\n");
 }
 
 static const struct role_def *find_role(const char *name)
@@ -73,15 +81,24 @@ static const char *short_to_long(char c)
     return NULL;
 }
 
-static bool takes_value(const struct role_def *r, const char *key)
+static bool in_list(const char *const *list, const char *key)
+{
+    for (; list && *list; list++)
+        if (strcmp(*list, key) == 0)
+            return true;
+    return false;
+}
+
+/* 1 when the option takes a value, 0 for a flag, -1 when the role knows
+ * no such option. */
+static int takes_value(const struct role_def *r, const char *key)
 {
     for (size_t i = 0; i < sizeof(common_value_flags) / sizeof(common_value_flags[0]); i++)
         if (strcmp(common_value_flags[i].name, key) == 0)
-            return true;
-    for (const char *const *f = r->flags; f && *f; f++)
-        if (strcmp(*f, key) == 0)
-            return false;
-    return strcmp(key, "daemon") != 0;
+            return 1;
+    if (in_list(common_flags, key) || in_list(r->flags, key))
+        return 0;
+    return in_list(r->keys, key) ? 1 : -1;
 }
 
 static int parse_args(struct role_opts *o, const struct role_def *r, int argc, char **argv)
@@ -111,13 +128,20 @@ static int parse_args(struct role_opts *o, const struct role_def *r, int argc, c
         if ((eq = strchr(key, '=')) != NULL) {
             *eq = '\0';
             val = eq + 1;
-        } else if (takes_value(r, key)) {
+        }
+        int kind = takes_value(r, key);
+        if (kind < 0) {
+            fprintf(stderr, "weaprous %s: unknown option '%s' (weaprous %s --help lists"
+                    " them)\n", r->name, a, r->name);
+            return -1;
+        }
+        if (!val && kind == 1) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "weaprous %s: option '%s' needs a value\n", r->name, a);
                 return -1;
             }
             val = argv[++i];
-        } else {
+        } else if (!val) {
             val = "1";
         }
         if (role_set_option(o, r, key, val, true) < 0)

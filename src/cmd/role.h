@@ -6,14 +6,26 @@
 #define WR_ROLE_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "weaprous/ev.h"
 #include "weaprous/server.h"
 
-/* Default database when --db is not given: relative to the working
- * directory. */
-#ifndef WR_DEFAULT_DB
-#define WR_DEFAULT_DB "db/weaprous.db"
+/* The installed defaults: the build passes the configured directories
+ * (Makefile.am), so that an installed program finds its files from any
+ * directory; without them, paths relative to the working directory. */
+#ifdef WR_STATEDIR
+#define WR_DEFAULT_DB         WR_STATEDIR "/weaprous.db"
+#define WR_DEFAULT_PEER_DB    WR_STATEDIR "/peer-%d.db"   /* the HTTP port */
+#define WR_DEFAULT_WWW        WR_PKGDATADIR "/www"
+#define WR_DEFAULT_STATIC     WR_PKGDATADIR "/static"
+#define WR_DEFAULT_PROXY_CONF WR_SYSCONFDIR "/proxy.conf"
+#else
+#define WR_DEFAULT_DB         "db/weaprous.db"
+#define WR_DEFAULT_PEER_DB    "db/peer-%d.db"
+#define WR_DEFAULT_WWW        "www"
+#define WR_DEFAULT_STATIC     "static"
+#define WR_DEFAULT_PROXY_CONF "conf/proxy.conf"
 #endif
 
 #define ROLE_MAX_KV      64
@@ -35,6 +47,8 @@ struct role_opts {
     int         log_level;
     bool        daemon;
     bool        check_only;
+    const char *user;           /* switch to this account once listening */
+    bool        allow_root;     /* run as root without `user` */
     struct { const char *key, *val; bool from_cli; } kv[ROLE_MAX_KV];
     size_t      nkv;
 };
@@ -89,6 +103,8 @@ struct role_rt {
     bool             stopping;
     bool             readied;                          /* role_rt_ready() ran */
     int              ready_fd;                         /* daemon: tells the launcher */
+    uid_t            uid;                              /* `user`: whom to become */
+    gid_t            gid;
     void           (*on_reload)(struct role_rt *rt);   /* SIGHUP, may be NULL */
     void           (*on_stop)(struct role_rt *rt);     /* first TERM/INT */
     void            *data;                             /* the role's own */
@@ -98,9 +114,10 @@ struct role_rt {
  * (already logged). */
 int role_rt_init(struct role_rt *rt, struct role_opts *o);
 /* Once the role listens and its files are open: detaches (-d), writes the
- * pid file, and only then lets the launching process exit 0, so a port in
- * use or a bad database fails `weaprous ROLE -d` with the error on the
- * terminal.  role_rt_run() calls it; a role that runs its loop otherwise
+ * pid file, switches to the `user` account (when set and running as root),
+ * and only then lets the launching process exit 0, so a port in use, a bad
+ * database or an unknown user fails `weaprous ROLE -d` with the error on
+ * the terminal.  role_rt_run() calls it; a role that runs its loop otherwise
  * calls it first.  0 or -1 (logged). */
 int role_rt_ready(struct role_rt *rt);
 /* Registers a server for graceful stop. */

@@ -58,6 +58,9 @@ static int set_common(struct role_opts *o, const char *key, const char *val, con
         }
     }
     else if (strcmp(key, "daemon") == 0) o->daemon = strcmp(val, "0") && strcmp(val, "off");
+    else if (strcmp(key, "user") == 0) o->user = val;
+    else if (strcmp(key, "allow-root") == 0)
+        o->allow_root = strcmp(val, "0") && strcmp(val, "off");
     else return 1;
     return 0;
 }

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +205,54 @@ static void rt_on_usr1(ev_loop *loop, int signo, void *arg)
         log_info("SIGUSR1: logs reopened");
 }
 
+/* --- the account a role runs as --- */
+
+/* Root is refused unless told where to go (`user`) or --allow-root, as
+ * nginx's workers and Debian's daemons never serve as root.  The account
+ * is looked up now, so a typo fails before anything listens. */
+static int rt_check_user(struct role_rt *rt, const struct role_opts *o)
+{
+    if (!o->user) {
+        const char *env = getenv("WEAPROUS_ALLOW_ROOT");   /* test harnesses, containers */
+        if (geteuid() != 0 || o->allow_root || (env && strcmp(env, "1") == 0))
+            return 0;
+        log_error("refusing to run as root: set `user NAME` in the configuration or"
+                  " --user NAME (the role switches to that account once it listens),"
+                  " or pass --allow-root");
+        return -1;
+    }
+    struct passwd *pw = getpwnam(o->user);
+    if (!pw) {
+        log_error("user '%s': no such account", o->user);
+        return -1;
+    }
+    if (geteuid() != 0 && geteuid() != pw->pw_uid) {
+        log_error("user '%s': only root can switch to another account", o->user);
+        return -1;
+    }
+    rt->uid = pw->pw_uid;
+    rt->gid = pw->pw_gid;
+    return 0;
+}
+
+/* Switches to the `user` account for good (groups, gid, then uid). */
+static int rt_drop_privileges(struct role_rt *rt)
+{
+    const char *user = rt->o->user;
+    if (!user || geteuid() != 0)
+        return 0;
+    if (initgroups(user, rt->gid) < 0 || setgid(rt->gid) < 0 || setuid(rt->uid) < 0) {
+        log_warn("cannot switch to user %s", user);
+        return -1;
+    }
+    if (setuid(0) == 0) {   /* a switch that can be undone is no switch */
+        log_error("still able to become root after switching to %s", user);
+        return -1;
+    }
+    log_info("running as %s (uid %ld, gid %ld)", user, (long)rt->uid, (long)rt->gid);
+    return 0;
+}
+
 int role_rt_init(struct role_rt *rt, struct role_opts *o)
 {
     memset(rt, 0, sizeof(*rt));
@@ -217,6 +267,8 @@ int role_rt_init(struct role_rt *rt, struct role_opts *o)
         log_warn("cannot open access log %s", o->access_log);
         return -1;
     }
+    if (rt_check_user(rt, o) < 0)
+        return -1;
     signal(SIGPIPE, SIG_IGN);   /* a vanished client is an EPIPE, not a death */
     rt->loop = ev_loop_new(0);
     if (!rt->loop) {
@@ -263,6 +315,8 @@ int role_rt_ready(struct role_rt *rt)
         log_warn("cannot write pid file %s", o->pid_file);
         return -1;
     }
+    if (rt_drop_privileges(rt) < 0)
+        return -1;
     if (rt->ready_fd >= 0) {
         if (write(rt->ready_fd, "1", 1) < 0) { /* the launcher is gone: fine */ }
         close(rt->ready_fd);

@@ -467,7 +467,7 @@ struct peer_config {
     const char *tracker_url;
     const char *www, *static_dir;
     const char *db_path;
-    char        db_default[64];   /* db/peer-PORT.db */
+    char        db_default[512];  /* WR_DEFAULT_PEER_DB with the port */
 };
 
 struct peer {

@@ -45,9 +45,9 @@ static int peer_options(struct peer *p, const struct role_opts *o)
     p->cfg.p2p_ip = role_opt(o, "p2p-ip", o->ip ? o->ip : "127.0.0.1");
     p->cfg.advertise_ip = role_opt(o, "advertise-ip", NULL);
     p->cfg.tracker_url = role_opt(o, "tracker", PEER_DEFAULT_TRACKER);
-    p->cfg.www = role_opt(o, "www", "www");
-    p->cfg.static_dir = role_opt(o, "static", "static");
-    snprintf(p->cfg.db_default, sizeof(p->cfg.db_default), "db/peer-%d.db", o->port);
+    p->cfg.www = role_opt(o, "www", WR_DEFAULT_WWW);
+    p->cfg.static_dir = role_opt(o, "static", WR_DEFAULT_STATIC);
+    snprintf(p->cfg.db_default, sizeof(p->cfg.db_default), WR_DEFAULT_PEER_DB, o->port);
     p->cfg.db_path = o->db ? o->db : p->cfg.db_default;
     struct sockaddr_storage ss;
     socklen_t len;
@@ -201,12 +201,14 @@ const struct role_def role_peer_def = {
     .help =
         "  --server-ip IP               HTTP address of the UI and API (default 127.0.0.1)\n"
         "  --db FILE                    this peer's database: history, its tracker\n"
-        "                               session (default db/peer-PORT.db)\n"
+        "                               session (default " WR_DEFAULT_PEER_DB ", the\n"
+        "                               HTTP port)\n"
         "  --tracker URL                the tracker (default " PEER_DEFAULT_TRACKER ")\n"
         "  --p2p-ip IP                  address of the P2P listener (default: --server-ip)\n"
         "  --p2p-port N                 P2P port (default: HTTP port + 100)\n"
         "  --advertise-ip IP            address given to the tracker (default: the P2P\n"
         "                               address, or the tracker connection's source\n"
         "                               address when the P2P address is 0.0.0.0)\n"
-        "  --www DIR, --static DIR      the chat page and its assets (default www, static)\n",
+        "  --www DIR, --static DIR      the chat page and its assets (default\n"
+        "                               " WR_DEFAULT_WWW ", " WR_DEFAULT_STATIC ")\n",
 };

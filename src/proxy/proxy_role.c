@@ -19,7 +19,6 @@
 #include "weaprous/net.h"
 #include "proxy.h"
 
-#define PROXY_DEFAULT_CONF "conf/proxy.conf"
 #define PROXY_ERR_MAX      512
 
 struct proxy_role {
@@ -30,7 +29,7 @@ struct proxy_role {
 
 static const char *conf_path(const struct role_opts *o)
 {
-    return o->config ? o->config : PROXY_DEFAULT_CONF;
+    return o->config ? o->config : WR_DEFAULT_PROXY_CONF;
 }
 
 /* Loads the routes; logs the one error message on failure. */
@@ -199,7 +198,7 @@ const struct role_def role_proxy_def = {
     .own_config = true,
     .run = proxy_run,
     .help =
-        "  -c, --config FILE    route file, nginx syntax (default: conf/proxy.conf)\n"
+        "  -c, --config FILE    route file, nginx syntax (default: " WR_DEFAULT_PROXY_CONF ")\n"
         "  -t                   check the route file and exit 0 (ok) or 1\n"
         "  listen addresses come from the file's `listen` lines unless\n"
         "  --server-ip/--server-port are given.  SIGHUP reloads the routes.\n",

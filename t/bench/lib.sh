@@ -1,6 +1,9 @@
 # t/bench/lib.sh - shell helpers shared by the benchmarks (sourced, bash).
 # Benchmarks print figures; they are not pass/fail tests.
 
+# The benchmarks run as root (they install packages): the roles may too.
+export WEAPROUS_ALLOW_ROOT=1
+
 bench_die() { echo "bench: $*" >&2; exit 1; }
 
 # bench_need PROGRAM PACKAGE...: install PACKAGEs with apt-get when PROGRAM
