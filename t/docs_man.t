@@ -15,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.join(os.environ['WR_SRCDIR'], 't', 'lib'))
 from wrtest import *  # noqa: E402,F403
 
-PAGES = ('weaprous.1', 'weaprous.conf.5', 'weaprous-proxy.conf.5', 'weaprous-sampleapp.1')
+PAGES = ('weaprous.1', 'weaprous.3', 'weaprous.conf.5', 'weaprous-proxy.conf.5', 'weaprous-sampleapp.1')
 
 
 def page(name):
@@ -115,5 +115,12 @@ for opt in sopts:
     ok(re.search(r'(?<![\w-])%s(?![\w-])' % re.escape(opt), sman),
        'weaprous-sampleapp.1 documents %s' % opt)
 ok('WEAPROUS_SAMPLE_USERS' in sman, 'weaprous-sampleapp.1 documents WEAPROUS_SAMPLE_USERS')
+
+# weaprous(3) names every public header of the library.
+lib = page('weaprous.3')
+headers = sorted(f for f in os.listdir(os.path.join(srcdir(), 'src', 'weaprous')) if f.endswith('.h'))
+missing = [h for h in headers if 'weaprous/' + h.replace('_', '\\_') not in lib
+           and 'weaprous/' + h not in lib]
+is_(missing, [], 'weaprous.3 names all %d public headers' % len(headers))
 
 done_testing()
