@@ -357,6 +357,7 @@ static void conn_head_done(struct conn *c, size_t n)
         conn_error(c, 413);
         return;
     }
+    t->dechunk.limit = max;     /* a chunk size past it: 413 on its line */
     if (s->cfg.stream_body || !t->has_body) {
         conn_dispatch(c);
         return;
@@ -396,7 +397,8 @@ static void conn_read_head(struct conn *c)
 
 /* Takes body bytes from the input buffer: up to Content-Length, or through
  * the chunked decoder.  Returns the number of body bytes now at p[0..),
- * sets *done at the end; -1 on a malformed chunk. */
+ * sets *done at the end; -1 on a malformed chunk or one over the limit
+ * (t->dechunk.status says which). */
 static ssize_t conn_take_body(struct conn *c, char **p, bool *done)
 {
     http_txn *t = c->txn;
@@ -430,7 +432,7 @@ static void conn_read_body(struct conn *c)
     bool done;
     ssize_t n = conn_take_body(c, &p, &done);
     if (n < 0) {
-        conn_error(c, 400);
+        conn_error(c, t->dechunk.status);
         return;
     }
     if (buf_append(&t->body, p, (size_t)n) < 0 || buf_room(&t->body) == 0) {

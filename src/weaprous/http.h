@@ -110,7 +110,8 @@ void http_parser_init(struct http_parser *p, enum http_parser_kind kind);
 int http_parse_head(struct http_parser *p, const char *buf, size_t len,
                     struct http_head *h);
 
-/* Chunked transfer-coding decoder, zero-initialised. */
+/* Chunked transfer-coding decoder, zero-initialised; the caller may then
+ * set limit. */
 struct http_chunked {
     int      state;        /* private: where the decoder stands */
     uint64_t remaining;    /* private: the chunk size being read, then the
@@ -118,6 +119,8 @@ struct http_chunked {
     size_t   counter;      /* private: size digits, extension or trailer
                               bytes seen */
     uint64_t total;        /* decoded body bytes so far */
+    uint64_t limit;        /* most body bytes allowed (inclusive); 0: none */
+    int      status;       /* on HTTP_ERROR: 400 malformed, 413 over limit */
 };
 
 /*
@@ -125,9 +128,11 @@ struct http_chunked {
  * *len is set to their count.  Returns HTTP_AGAIN when the body continues
  * (call again with new bytes), HTTP_ERROR on a malformed chunk size (hex
  * digits only: no sign, no space before it, no overflow past 2^63), a
- * malformed line ending, an oversize extension or trailer; or, at the end of
- * the body, the number of bytes that followed it (left right after the
- * decoded data: buf[*len .. *len + ret)).  Trailer fields are skipped.
+ * malformed line ending, an oversize extension or trailer (status 400), a
+ * chunk size that would take the total past limit, refused at the first byte
+ * after its digits, before any of its data (status 413); or, at the end of the
+ * body, the number of bytes that followed it (left right after the decoded
+ * data: buf[*len .. *len + ret)).  Trailer fields are skipped.
  */
 ssize_t http_chunked_decode(struct http_chunked *d, char *buf, size_t *len);
 bool http_chunked_done(const struct http_chunked *d);
