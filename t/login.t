@@ -95,6 +95,8 @@ def test_matrix(db):
         like(r.body.decode(), r'action="/login"', '401 page carries the login form')
         ok('www-authenticate' in r.headers, '401 has WWW-Authenticate')
         is_(http(p, 'GET', '/index.html').status, 401, 'GET /index.html without cookie: 401')
+        is_(http(p, 'GET', '/css/../index.html').status, 401,
+            'GET /css/../index.html without cookie: 401 (the check sees the path without dots)')
         is_(http(p, 'GET', '/login.html').status, 200, 'login.html is public')
         is_(http(p, 'GET', '/css/site.css').status, 200, 'css is public')
         is_(http(p, 'GET', '/login').status, 200, 'GET /login shows the login page')
@@ -114,6 +116,9 @@ def test_matrix(db):
         like(r.body.decode(), r'Welcome', 'index page served')
         is_(http(p, 'GET', '/index.html', {'Cookie': 'a=b; session=%s; c=d' % tok}).status,
             200, 'session found among other cookies')
+        r = http(p, 'GET', '/css/./../index.html', {'Cookie': 'session=%s' % tok})
+        is_((r.status, 'Welcome' in r.body.decode()), (200, True),
+            'GET /css/./../index.html with the session: the index page')
         r = http(p, 'HEAD', '/', {'Cookie': 'session=%s' % tok})
         ok(r.status == 200 and r.body == b'', 'HEAD / with the session')
 

@@ -177,6 +177,14 @@ time_t http_date_parse(const char *s, size_t n);
  * length, or -1 on a malformed escape or a decoded NUL byte. */
 ssize_t http_url_decode(char *dst, const char *src, size_t n, bool plus_is_space);
 
+/* Removes the dot-segments of the absolute path p[0..n) in place (RFC 3986
+ * 5.2.4): "." segments go, ".." takes the segment before it along; a dot
+ * segment at the end leaves the "/" ("/a/b/.." -> "/a/").  Only raw dots
+ * count: "%2e" is a name here, never a dot.  Returns the new length (not
+ * NUL-terminated), or -1 when p does not start with "/" or a ".." would
+ * climb above the root. */
+ssize_t http_path_remove_dots(char *p, size_t n);
+
 /* Calls cb for each name=value pair of a query string or form body, decoded.
  * Stops and returns -1 on a malformed pair or when cb returns non-zero. */
 typedef int (*http_pair_cb)(const char *name, const char *value, void *arg);
