@@ -4,7 +4,7 @@
 # after the request was sent only idempotent methods are retried; a read
 # timeout is 504; a malformed status line or oversized head is 502; a body
 # cut short closes the client connection (never a truncated response that
-# looks complete); a pooled connection the upstream dropped is retried once
+# looks complete) without marking the server failed; a pooled connection the upstream dropped is retried once
 # on a fresh one; chunked bodies both ways; a server killed under load
 # makes no idempotent request fail.  The proxy keeps answering throughout.
 
@@ -34,6 +34,7 @@ big = Upstream('B', mode='bighead')
 cut = Upstream('C', mode='cutbody')
 chunky = Upstream('K', mode='chunked')
 drop = Upstream('R', mode='dropreuse')
+cutonce = Upstream('C1', mode='cutbody')
 # a listener that never accepts: connects to it stay pending (backlog full)
 blackhole = socket.socket()
 blackhole.bind(('127.0.0.1', 0))
@@ -56,6 +57,7 @@ class Port:
 
 
 conf = ('proxy_read_timeout 700ms;\nproxy_connect_timeout 300ms;\n'
+        'status_listen 127.0.0.1:{status};\n'
         + block('retry', [(closer, ' max_fails=0'), (good, '')])
         + block('hang', [(hang, ' max_fails=0')])
         + block('bad', [(bad, ' max_fails=0')])
@@ -63,6 +65,7 @@ conf = ('proxy_read_timeout 700ms;\nproxy_connect_timeout 300ms;\n'
         + block('cut', [(cut, ' max_fails=0')])
         + block('chunky', [(chunky, '')])
         + block('drop', [(drop, '')])
+        + block('cutonce', [(cutonce, '')])
         + block('slowconnect', [(Port(bh_port), ' max_fails=0'), (good, '')]))
 
 with Proxy(conf) as px:
@@ -94,6 +97,18 @@ with Proxy(conf) as px:
     ok(st is None, 'body cut mid-way: the client sees an incomplete response')
     ok(b'Content-Length: 100000' in data and len(data) < 100000,
        'head was sent, the connection closed before Content-Length bytes')
+
+    # one response cut after its head must not take a one-server pool down
+    # (default max_fails=1): nginx does not count an error once the head has
+    # gone to the client
+    st, h, data = get(p, host='cutonce')
+    is_((st, b'Content-Length: 100000' in data), (None, True),
+        'one server, body cut: the client sees the head, then the close')
+    cutonce.mode = 'echo'
+    st, h, body = get(p, host='cutonce')
+    is_((st, up_name(body)), (200, 'C1'), '... and the next request is served, not 502')
+    is_([pl['servers'][0]['state'] for pl in px.status()['pools']
+         if 'cutonce' in pl['names']], ['up'], '... the server is still up')
 
     st, h, body = get(p, host='chunky')
     ok(st == 200 and up_name(body) == 'K', 'chunked upstream body decoded and re-sent')

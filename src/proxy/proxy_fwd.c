@@ -834,9 +834,10 @@ static void up_eof(struct preq *r, bool error)
         resp_complete(r);
     } else {
         /* cut mid-body: close the client connection rather than present a
-         * truncated response as complete */
+         * truncated response as complete.  Not counted against the server
+         * (as nginx): it answered, and one bad response must not take a
+         * pool down for fail_timeout. */
         log_warnx("upstream %s: closed mid-body (rid=%s)", r->peer->conf->addr_text, r->rid);
-        proxy_peer_failed(r->peer, ev_now_ms(r->ctx->loop));
         preq_finish(r, false);
     }
 }
