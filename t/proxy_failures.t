@@ -35,6 +35,7 @@ cut = Upstream('C', mode='cutbody')
 chunky = Upstream('K', mode='chunked')
 drop = Upstream('R', mode='dropreuse')
 cutonce = Upstream('C1', mode='cutbody')
+once = Upstream('O', mode='dropreuse')
 # a listener that never accepts: connects to it stay pending (backlog full)
 blackhole = socket.socket()
 blackhole.bind(('127.0.0.1', 0))
@@ -66,6 +67,7 @@ conf = ('proxy_read_timeout 700ms;\nproxy_connect_timeout 300ms;\n'
         + block('chunky', [(chunky, '')])
         + block('drop', [(drop, '')])
         + block('cutonce', [(cutonce, '')])
+        + block('once', [(once, '')])
         + block('slowconnect', [(Port(bh_port), ' max_fails=0'), (good, '')]))
 
 with Proxy(conf) as px:
@@ -131,7 +133,22 @@ with Proxy(conf) as px:
     is_((st, up_name(body)), (200, 'R'), 'reused connection dropped: retried once, fresh')
     is_(drop.connections, conns + 1, 'on exactly one new connection')
     st, h, body = get(p, host='drop', method='POST', body=b'x')
-    is_(st, 200, 'the same rule for a POST (the upstream closed before reading it)')
+    is_(st, 200, 'a POST with a dropping upstream: answered (on a connection of its own)')
+
+    # A non-idempotent request never goes on a pooled connection, which the
+    # upstream may close after reading it (and maybe acting on it): it
+    # would then be sent again.  A fresh connection: no duplicate, no 502.
+    is_(get(p, host='once')[0], 200, 'a GET leaves a pooled connection to O')
+    for method in ('POST', 'PATCH'):
+        seen, conns = len(once.heads), once.connections
+        st, h, body = get(p, host='once', method=method, body=b'only once')
+        sent = [m for m, _ in once.heads[seen:]]
+        is_((st, sent), (200, [method]), '%s reaches the upstream exactly once, answered 200'
+            % method)
+        is_(once.connections, conns + 1, '  on a connection of its own')
+    st, h, body = get(p, host='once')
+    is_((st, [m for m, _ in once.heads[-2:]]), (200, ['GET', 'GET']),
+        'a GET still takes the pooled connection and keeps its one retry')
 
     is_(get(p, host='retry')[0], 200, 'the proxy still answers after all that')
 

@@ -11,7 +11,9 @@
  * and only when the body is still in the replay buffer).  A reused idle
  * connection that dies before answering is retried once on a fresh
  * connection to the same server: the upstream closed it while we were
- * sending, which is not the server's fault.
+ * sending, which is not the server's fault.  Non-idempotent requests
+ * (RFC 9110 9.2.2) always get a fresh connection, so they never need
+ * that retry: an upstream never receives one twice.
  *
  * Ownership: a struct preq lives from the handler until both the
  * transaction is completed and the upstream fd is released; it is freed at
@@ -935,8 +937,10 @@ static void up_start(struct preq *r, int idx)
     buf_reset(&r->in);
     http_parser_init(&r->rp, HTTP_PARSE_RESPONSE);
     /* a pooled connection keeps its registration: its events come here
-     * through the pool, without an epoll_ctl */
-    r->conn = r->fresh_retry_done && r->reused ? NULL
+     * through the pool, without an epoll_ctl.  A non-idempotent request
+     * never takes one: the upstream may close it after reading (and acting
+     * on) the request, which could then be neither retried nor answered. */
+    r->conn = (r->fresh_retry_done && r->reused) || !r->idempotent ? NULL
         : proxy_pool_take_idle(r->pool, (unsigned)idx, up_on_io, r);
     r->reused = r->conn != NULL;
     int fd = r->conn ? r->conn->fd
