@@ -610,6 +610,7 @@ int http_txn_write(http_txn *t, const void *p, size_t n)
     if (t->chunked_out)
         buf_append(&c->out, "\r\n", 2);
     t->body_bytes += n;
+    conn_account(c, buf_len(&c->out));
     if (c->busy == 0) {
         if (conn_flush(c) < 0) {
             conn_close(c);
@@ -642,6 +643,11 @@ void http_txn_end(http_txn *t)
 bool http_txn_congested(const http_txn *t)
 {
     return t->c && buf_len(&t->c->out) >= CONN_OUT_HIGH_WATER;
+}
+
+size_t http_txn_queued(const http_txn *t)
+{
+    return t->c ? buf_len(&t->c->out) : 0;
 }
 
 void http_txn_on_drain(http_txn *t, http_txn_cb cb, void *arg)

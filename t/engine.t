@@ -20,8 +20,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
 from wrtest import (Server, binary, cpu_ticks, curl, diag, done_testing,  # noqa: E402
-                    free_port, is_, like, ok, parse_response, require,
-                    tmpdir, wait_port, wait_until)
+                    free_port, is_, like, ok, parse_response, raise_fd_limit,
+                    require, tmpdir, wait_port, wait_until)
 
 require('curl')
 
@@ -726,16 +726,6 @@ def stream_port(srv, sport):
         '  the handler is told (on_close): its upload is not left dangling')
     r = get(sport, '/upload-stream')
     ok(r is not None and r.status == 200, '  stream port still answers')
-
-
-def raise_fd_limit(want):
-    """Raise our soft RLIMIT_NOFILE (inherited by the servers) to want;
-    returns the limit in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want and (hard == resource.RLIM_INFINITY or hard >= want):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-        soft = want
-    return soft
 
 
 def idle_crowd(srv):

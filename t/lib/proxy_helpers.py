@@ -316,7 +316,7 @@ def ws_read_frame(sock, buf, masked_ok=True):
 class Proxy(Server):
     """weaprous proxy on a free port with the given configuration text."""
 
-    def __init__(self, conf, extra=(), wait=True):
+    def __init__(self, conf, extra=(), wait=True, env=None):
         self.status_port = free_port()
         port = free_port()
         self.conf_dir = tmpdir('wrproxy-')
@@ -325,7 +325,7 @@ class Proxy(Server):
         argv = [os.path.join(os.environ.get('WR_BUILDDIR', '.'), 'weaprous'),
                 'proxy', '-c', self.conf_path, '--server-ip', '127.0.0.1',
                 '--server-port', str(port)] + list(extra)
-        Server.__init__(self, argv=argv, port=port, wait=wait)
+        Server.__init__(self, argv=argv, port=port, wait=wait, env=env)
 
     def write_conf(self, conf, port=None):
         text = conf.replace('{status}', str(self.status_port))
