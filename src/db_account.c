@@ -366,6 +366,11 @@ int db_session_create(db *d, int64_t user_id, char token_out[DB_TOKEN_HEX_LEN + 
     return 0;
 }
 
+int64_t db_session_lifetime(const db *d)
+{
+    return d->session_lifetime;
+}
+
 /* Writes last_seen_at.  Its failure is not the caller's: the session is
  * valid either way, and last_seen is only information for operators. */
 static void db_session_touch(db *d, const char *digest, int64_t now)

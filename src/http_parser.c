@@ -673,6 +673,19 @@ static int after_size(struct http_chunked *d, int st, unsigned c)
     return (http_ctype[c] & HC_OWS) ? CS_SIZE_WS : CS_ERROR;
 }
 
+/* The first byte after the size digits: the size is known, and a chunk
+ * too large for what the limit leaves fails here, before its data (so
+ * d->total never exceeds d->limit).  An overflowing size failed earlier, as
+ * malformed (400, like nginx). */
+static int size_done(struct http_chunked *d, int st, unsigned c)
+{
+    if (d->limit && d->remaining > d->limit - d->total) {
+        d->status = 413;
+        return CS_ERROR;
+    }
+    return after_size(d, st, c);
+}
+
 /* One byte of a size line, trailer or CRLF; returns the next state or
  * CS_ERROR.  Data bytes never come through here. */
 static int chunk_byte(struct http_chunked *d, int st, unsigned c)
@@ -694,7 +707,7 @@ static int chunk_byte(struct http_chunked *d, int st, unsigned c)
             d->remaining = d->remaining << 4 | hex;
             return CS_SIZE;
         }
-        return after_size(d, st, c);
+        return size_done(d, st, c);
     case CS_SIZE_WS:
         return after_size(d, st, c);
     case CS_EXT:
@@ -755,6 +768,7 @@ ssize_t http_chunked_decode(struct http_chunked *d, char *buf, size_t *len)
         st = chunk_byte(d, st, (unsigned char)buf[rd++]);
         if (st == CS_ERROR) {
             d->state = st;
+            d->status = d->status ? d->status : 400;
             *len = wr;
             return HTTP_ERROR;
         }

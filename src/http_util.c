@@ -426,6 +426,44 @@ ssize_t http_url_decode(char *dst, const char *src, size_t n, bool plus_is_space
     return (ssize_t)o;
 }
 
+/* The segment p[0..n) is "." (1) or ".." (2); 0 for any other name. */
+static int dot_segment(const char *p, size_t n)
+{
+    if (n == 1 && p[0] == '.')
+        return 1;
+    return n == 2 && p[0] == '.' && p[1] == '.' ? 2 : 0;
+}
+
+/* The output p[0..o) holds "/seg/seg..." without a trailing "/": each input
+ * segment is appended with its "/", "." drops, ".." cuts the output back to
+ * its last "/".  The output never outruns the input, so this works in
+ * place. */
+ssize_t http_path_remove_dots(char *p, size_t n)
+{
+    size_t i = 0, o = 0;
+
+    if (n == 0 || p[0] != '/')
+        return -1;
+    while (i < n) {
+        const char *seg = memchr(p + i + 1, '/', n - i - 1);
+        size_t end = seg ? (size_t)(seg - p) : n, len = end - i - 1;
+        int dots = dot_segment(p + i + 1, len);
+        if (dots == 2) {
+            if (o == 0)
+                return -1;      /* above the root */
+            while (p[--o] != '/')
+                ;
+        } else if (dots == 0) {
+            memmove(p + o, p + i, len + 1);
+            o += len + 1;
+        }
+        if (dots && end == n)
+            p[o++] = '/';       /* "/a/." and "/a/b/.." end in a directory */
+        i = end;
+    }
+    return (ssize_t)o;
+}
+
 /* Decodes one name=value pair s[0..n) and hands it to cb. */
 static int form_pair(const char *s, size_t n, http_pair_cb cb, void *arg)
 {

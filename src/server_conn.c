@@ -94,6 +94,13 @@ static void conn_free(ev_loop *loop, void *arg)
     free(c);
 }
 
+void conn_account(struct conn *c, size_t queued)
+{
+    http_server *s = c->srv;
+    s->stats.out_queued = s->stats.out_queued - c->out_counted + queued;
+    c->out_counted = queued;
+}
+
 static void conn_unlink(struct conn *c)
 {
     http_server *s = c->srv;
@@ -121,6 +128,7 @@ void conn_close(struct conn *c)
         c->fd = -1;
     }
     conn_file_done(c);
+    conn_account(c, 0);
     http_txn *t = c->txn;
     c->txn = NULL;
     if (t) {
@@ -184,6 +192,7 @@ void conn_update(struct conn *c)
 {
     if (c->state == CONN_CLOSED)
         return;
+    conn_account(c, buf_len(&c->out));
     int ev = conn_interest(c);
     if (ev != c->events) {
         if (ev_io_events(c->srv->loop, c->fd, ev) < 0) {
@@ -261,6 +270,11 @@ int conn_flush(struct conn *c)
     }
     if (c->file_left == 0)
         conn_file_done(c);
+    /* A queue that grew for a large answer gives its memory back once it
+     * is written: a thousand connections that streamed once must not each
+     * keep their peak. */
+    if (buf_len(&c->out) == 0 && c->out.size > CONN_OUT_KEEP)
+        buf_free(&c->out);
     return 0;
 }
 
@@ -357,6 +371,7 @@ static void conn_head_done(struct conn *c, size_t n)
         conn_error(c, 413);
         return;
     }
+    t->dechunk.limit = max;     /* a chunk size past it: 413 on its line */
     if (s->cfg.stream_body || !t->has_body) {
         conn_dispatch(c);
         return;
@@ -396,7 +411,8 @@ static void conn_read_head(struct conn *c)
 
 /* Takes body bytes from the input buffer: up to Content-Length, or through
  * the chunked decoder.  Returns the number of body bytes now at p[0..),
- * sets *done at the end; -1 on a malformed chunk. */
+ * sets *done at the end; -1 on a malformed chunk or one over the limit
+ * (t->dechunk.status says which). */
 static ssize_t conn_take_body(struct conn *c, char **p, bool *done)
 {
     http_txn *t = c->txn;
@@ -430,7 +446,7 @@ static void conn_read_body(struct conn *c)
     bool done;
     ssize_t n = conn_take_body(c, &p, &done);
     if (n < 0) {
-        conn_error(c, 400);
+        conn_error(c, t->dechunk.status);
         return;
     }
     if (buf_append(&t->body, p, (size_t)n) < 0 || buf_room(&t->body) == 0) {

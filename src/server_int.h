@@ -61,6 +61,7 @@ struct conn {
     void            *file_release_arg;
     off_t            file_off, file_left;
     size_t           lingered;
+    size_t           out_counted;   /* out's length in stats.out_queued */
     char             remote[NET_ADDR_MAX];
     int              remote_port, local_port;
 };
@@ -143,6 +144,10 @@ WR_HIDDEN void conn_close(struct conn *c);
 WR_HIDDEN void conn_arm(struct conn *c);
 WR_HIDDEN void conn_error(struct conn *c, int status);
 WR_HIDDEN int conn_flush(struct conn *c);
+/* Brings the server's out_queued to `queued` bytes for c (its queue, or 0
+ * at close).  conn_update() does it after every step; http_txn_write()
+ * at once, for producers that look at the count between steps. */
+WR_HIDDEN void conn_account(struct conn *c, size_t queued);
 WR_HIDDEN void conn_continue_100(struct conn *c);
 /* Gives up c->file_fd: closes it, or hands a borrowed one back. */
 WR_HIDDEN void conn_file_done(struct conn *c);

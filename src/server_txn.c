@@ -120,7 +120,9 @@ int txn_own_head(http_txn *t, const char *base)
     return 0;
 }
 
-/* Decodes the path of an origin-form or absolute-form target; 0 or -1. */
+/* Decodes the path of an origin-form or absolute-form target, dot-segments
+ * removed; 0, or -1 (400) for a malformed escape, a NUL, or a ".." that
+ * climbs above the root. */
 int txn_decode_path(http_txn *t)
 {
     const char *tg = t->head.target;
@@ -144,7 +146,14 @@ int txn_decode_path(http_txn *t)
     const char *q = strchr(tg, '?');
     size_t plen = q ? (size_t)(q - tg) : strlen(tg);
     t->query = q ? q + 1 : "";
-    return http_url_decode(t->path, tg, plen, false) < 0 ? -1 : 0;
+    /* Dot-segments go before decoding (RFC 3986 5.2.4, as nginx): every
+     * layer (hooks, routes, files) sees the same path, and an encoded dot
+     * stays a name that the static checks refuse. */
+    memcpy(t->path, tg, plen);
+    ssize_t n = http_path_remove_dots(t->path, plen);
+    if (n < 0)
+        return -1;
+    return http_url_decode(t->path, t->path, (size_t)n, false) < 0 ? -1 : 0;
 }
 
 bool txn_keepalive(const http_txn *t)
@@ -601,6 +610,7 @@ int http_txn_write(http_txn *t, const void *p, size_t n)
     if (t->chunked_out)
         buf_append(&c->out, "\r\n", 2);
     t->body_bytes += n;
+    conn_account(c, buf_len(&c->out));
     if (c->busy == 0) {
         if (conn_flush(c) < 0) {
             conn_close(c);
@@ -633,6 +643,11 @@ void http_txn_end(http_txn *t)
 bool http_txn_congested(const http_txn *t)
 {
     return t->c && buf_len(&t->c->out) >= CONN_OUT_HIGH_WATER;
+}
+
+size_t http_txn_queued(const http_txn *t)
+{
+    return t->c ? buf_len(&t->c->out) : 0;
 }
 
 void http_txn_on_drain(http_txn *t, http_txn_cb cb, void *arg)

@@ -23,12 +23,6 @@
 
 #define WALK_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
 
-/* True when the segment [s, s+n) is "." or "..". */
-static bool path_dot_segment(const char *s, size_t n)
-{
-    return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
-}
-
 /* Skips "scheme://authority" of an absolute-form target; returns the start
  * of its path ("" when it has none) or NULL when target is neither form. */
 static const char *target_path(const char *target)
@@ -47,27 +41,20 @@ int static_target_check(const char *target)
     const char *p = target_path(target);
     if (!p)
         return 400;
-    const char *seg = p;
-    for (;; p++) {
-        bool end = (*p == '\0' || *p == '?' || *p == '#');
-        if (end || *p == '/') {
-            /* Raw "." and ".." are refused even where decoding would keep
-             * them, because an engine or proxy in front might collapse them
-             * before we see the decoded path. */
-            if (path_dot_segment(seg, (size_t)(p - seg)))
-                return 403;
-            if (end)
-                return 0;
-            seg = p + 1;
-        } else if (*p == '%') {
-            /* An encoded slash or backslash would become a separator only
-             * after our checks: refuse them outright. */
-            if (strncasecmp(p + 1, "2f", 2) == 0 || strncasecmp(p + 1, "5c", 2) == 0)
-                return 403;
-            if (strncmp(p + 1, "00", 2) == 0)
-                return 400;
-        }
+    /* Raw "." and ".." segments are the engine's: it removes them before
+     * anyone sees the path (RFC 3986 5.2.4), and refuses a climb above the
+     * root.  What decoding turns into a dot, static_path_check refuses. */
+    for (; *p != '\0' && *p != '?' && *p != '#'; p++) {
+        if (*p != '%')
+            continue;
+        /* An encoded slash or backslash would become a separator only
+         * after our checks: refuse them outright. */
+        if (strncasecmp(p + 1, "2f", 2) == 0 || strncasecmp(p + 1, "5c", 2) == 0)
+            return 403;
+        if (strncmp(p + 1, "00", 2) == 0)
+            return 400;
     }
+    return 0;
 }
 
 /* True when the decoded segment may be served: no dot-files (".git",

@@ -263,15 +263,16 @@ static void weblogin_maybe_purge(weblogin *w)
 static void weblogin_grant(weblogin *w, http_txn *t, const struct db_user *u)
 {
     char token[DB_TOKEN_HEX_LEN + 1];
-    int64_t expires;
 
-    if (db_session_create(w->store, u->id, token, &expires) < 0) {
+    if (db_session_create(w->store, u->id, token, NULL) < 0) {
         weblogin_unavailable(w, t);
         return;
     }
     log_info("login: user '%s' from %s", u->name, http_txn_remote_addr(t));
     weblogin_maybe_purge(w);
-    weblogin_set_cookies(w, t, token, expires - db_now(w->store));
+    /* from the instant of the stored expiry: a clock read now could be a
+     * second later (a busy database, the purge above) */
+    weblogin_set_cookies(w, t, token, db_session_lifetime(w->store));
     memset(token, 0, sizeof token);
     weblogin_page(w, t, "/index.html", 200);
 }

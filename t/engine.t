@@ -20,8 +20,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
 from wrtest import (Server, binary, cpu_ticks, curl, diag, done_testing,  # noqa: E402
-                    free_port, is_, like, ok, parse_response, require,
-                    tmpdir, wait_port, wait_until)
+                    free_port, is_, like, ok, parse_response, raise_fd_limit,
+                    require, tmpdir, wait_port, wait_until)
 
 require('curl')
 
@@ -244,6 +244,42 @@ def rejections(srv, max_body, target='/echo'):
                  'HTTP/3.1 request line', target)
     expect_error(srv, b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 505,
                  'the HTTP/2 preface', target)
+
+
+def body_limits(srv, max_body):
+    """The limit is inclusive, as nginx's client_max_body_size: max_body
+    bytes pass, one more is 413, by Content-Length and chunked alike."""
+    body = os.urandom(max_body)
+    r, _ = request(srv.port, H('POST /echo HTTP/1.1', 'Host: t',
+                               'Content-Length: %d' % max_body, body=body))
+    is_((r.status, r.body == body) if r else None, (200, True),
+        'Content-Length of exactly the limit: 200, the body echoed')
+    chunked_over_limit(srv, max_body)
+    # A chunk size is checked as soon as its line is read: no data follows,
+    # so an answer that waited for the data would never come.
+    first = b'%x\r\n%s\r\n' % (max_body - 10, b'c' * (max_body - 10))
+    for what, lead, size in (('a chunk of the limit plus one', b'', max_body + 1),
+                             ('a chunk size of 2^63-1', b'', 0x7FFFFFFFFFFFFFFF),
+                             ('a chunk taking the total past the limit', first, 11)):
+        expect_error(srv, H('POST /echo HTTP/1.1', 'Host: t', 'Transfer-Encoding: chunked',
+                            body=lead + b'%X\r\n' % size), 413,
+                     what + ', before its data')
+
+
+def backend_body_limit(srv, max_body):
+    """The backend's default limit (1 MiB) is inclusive too: a POST of
+    exactly max_body bytes reaches the static handler (405), one more is
+    413, by Content-Length and chunked."""
+    for n, want in ((max_body, 405), (max_body + 1, 413)):
+        body = b'b' * n
+        for kind, framed in (('Content-Length', H('POST /page.html HTTP/1.1', 'Host: t',
+                                                  'Content-Length: %d' % n, body=body)),
+                             ('chunked', H('POST /page.html HTTP/1.1', 'Host: t',
+                                           'Transfer-Encoding: chunked',
+                                           body=b'%x\r\n%s\r\n0\r\n\r\n' % (n, body)))):
+            r, _ = request(srv.port, framed)
+            is_(r.status if r else None, want,
+                'backend: %s body of %d bytes (limit %d) -> %d' % (kind, n, max_body, want))
 
 
 def chunked_over_limit(srv, max_body):
@@ -692,16 +728,6 @@ def stream_port(srv, sport):
     ok(r is not None and r.status == 200, '  stream port still answers')
 
 
-def raise_fd_limit(want):
-    """Raise our soft RLIMIT_NOFILE (inherited by the servers) to want;
-    returns the limit in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want and (hard == resource.RLIM_INFINITY or hard >= want):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-        soft = want
-    return soft
-
-
 def idle_crowd(srv):
     n = IDLE_CONNS
     if stats(srv).get('backend') == 'select':
@@ -861,7 +887,7 @@ def main():
                  '--max-body', str(MAX_BODY), '--stream-max-body', str(STREAM_MAX_BODY)]
     with Server(argv=echo_argv) as srv:
         rejections(srv, MAX_BODY)
-        chunked_over_limit(srv, MAX_BODY)
+        body_limits(srv, MAX_BODY)
         keepalive(srv)
         pipelining(srv)
         continue_100(srv)
@@ -888,6 +914,7 @@ def main():
         r = get(srv.port, '/page.html')
         ok(r is not None and r.status == 200 and b'engine' in r.body, 'backend serves /page.html')
         rejections(srv, 1 << 20, target='/page.html')
+        backend_body_limit(srv, 1 << 20)
         ok(srv.alive(), 'backend survived every malformed input')
 
     graceful_stop(www, st, db)

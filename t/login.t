@@ -6,6 +6,7 @@
 # address and per account, disabled account, expiry, restart and kill -9
 # (the session survives, integrity_check passes), two backends on one
 # database, and no usable token or password in the database file.
+import hashlib
 import os
 import re
 import socket
@@ -72,6 +73,16 @@ def token_of(r):
     return None
 
 
+def check(cond, name, got):
+    """ok(cond, name) that shows what it got when it fails."""
+    if not ok(cond, name):
+        diag('     got: %r' % (got,))
+
+
+def cookies(r):
+    return r.all('set-cookie') if r else None
+
+
 def get_index(port, cookie):
     return http(port, 'GET', '/', {'Cookie': cookie} if cookie else {})
 
@@ -93,8 +104,10 @@ def test_matrix(db):
         r = get_index(p, None)
         is_(r.status, 401, 'GET / without cookie: 401')
         like(r.body.decode(), r'action="/login"', '401 page carries the login form')
-        ok('www-authenticate' in r.headers, '401 has WWW-Authenticate')
+        isnt(r.headers.get('www-authenticate'), None, '401 has WWW-Authenticate')
         is_(http(p, 'GET', '/index.html').status, 401, 'GET /index.html without cookie: 401')
+        is_(http(p, 'GET', '/css/../index.html').status, 401,
+            'GET /css/../index.html without cookie: 401 (the check sees the path without dots)')
         is_(http(p, 'GET', '/login.html').status, 200, 'login.html is public')
         is_(http(p, 'GET', '/css/site.css').status, 200, 'css is public')
         is_(http(p, 'GET', '/login').status, 200, 'GET /login shows the login page')
@@ -103,32 +116,36 @@ def test_matrix(db):
         is_(r.status, 200, 'form login: 200')
         like(r.body.decode(), r'Welcome', 'answer is the index page')
         tok = token_of(r)
-        ok(tok is not None, 'session cookie: 64 hex chars')
+        check(tok is not None, 'session cookie: 64 hex chars', cookies(r))
         sc = [c for c in r.all('set-cookie') if c.startswith('session=')]
-        ok(sc and all(a in sc[0] for a in ('HttpOnly', 'SameSite=Lax', 'Path=/', 'Max-Age=')),
-           'session cookie is HttpOnly, SameSite=Lax, Path=/, Max-Age')
-        ok(any(c.startswith('auth=true') for c in r.all('set-cookie')),
-           'Set-Cookie: auth=true (the assignment)')
+        check(sc and all(a in sc[0] for a in ('HttpOnly', 'SameSite=Lax', 'Path=/', 'Max-Age=')),
+              'session cookie is HttpOnly, SameSite=Lax, Path=/, Max-Age', sc)
+        check(any(c.startswith('auth=true') for c in r.all('set-cookie')),
+              'Set-Cookie: auth=true (the assignment)', cookies(r))
         r = get_index(p, 'session=%s' % tok)
         is_(r.status, 200, 'GET / with the session: 200')
         like(r.body.decode(), r'Welcome', 'index page served')
         is_(http(p, 'GET', '/index.html', {'Cookie': 'a=b; session=%s; c=d' % tok}).status,
             200, 'session found among other cookies')
+        r = http(p, 'GET', '/css/./../index.html', {'Cookie': 'session=%s' % tok})
+        is_((r.status, 'Welcome' in r.body.decode()), (200, True),
+            'GET /css/./../index.html with the session: the index page')
         r = http(p, 'HEAD', '/', {'Cookie': 'session=%s' % tok})
-        ok(r.status == 200 and r.body == b'', 'HEAD / with the session')
+        is_((r.status, r.body), (200, b''), 'HEAD / with the session')
 
         r = login(p, 'admin', 'password', json_body=True)
-        ok(r.status == 200 and token_of(r) and token_of(r) != tok, 'JSON login: 200, a new token')
+        check(r.status == 200 and token_of(r) and token_of(r) != tok, 'JSON login: 200, a new token',
+              (r.status, cookies(r)))
         is_(login(p, 'Admin', 'password').status, 200, 'user names ignore case')
 
         wrong = login(p, 'admin', 'wrong')
         unknown = login(p, 'nosuchuser', 'wrong')
         is_(wrong.status, 401, 'wrong password: 401')
         is_(unknown.status, 401, 'unknown user: 401')
-        ok(wrong.body == unknown.body and token_of(wrong) is None and
-           sorted(k for k, _ in wrong.header_list if k.lower() != 'date') ==
-           sorted(k for k, _ in unknown.header_list if k.lower() != 'date'),
-           'same answer for unknown user and wrong password')
+        check(wrong.body == unknown.body and token_of(wrong) is None and
+              sorted(k for k, _ in wrong.header_list if k.lower() != 'date') ==
+              sorted(k for k, _ in unknown.header_list if k.lower() != 'date'),
+              'same answer for unknown user and wrong password', (wrong, unknown))
         is_(login(p, 'admin', '', json_body=True).status, 401, 'empty password: 401')
         is_(http(p, 'POST', '/login', {'Content-Type': 'application/json'}, '{}').status, 401,
             'JSON without fields: 401')
@@ -151,11 +168,11 @@ def test_matrix(db):
         is_(http(p, 'POST', '/login', {'Content-Type': 'application/x-www-form-urlencoded'},
                  'username=admin&password=' + 'x' * 10000).status, 413, 'oversized login body: 413')
         r = http(p, 'GET', '/logout')
-        ok(r.status == 405 and r.headers.get('allow') == 'POST', 'GET /logout: 405, Allow: POST')
+        is_((r.status, r.headers.get('allow')), (405, 'POST'), 'GET /logout: 405, Allow: POST')
         is_(http(p, 'DELETE', '/').status, 405, 'DELETE /: 405')
 
         r = login(p, 'admin', 'password', extra={'Origin': 'http://evil.example'})
-        ok(r.status == 403 and token_of(r) is None, 'cross-site Origin: 403, no session')
+        is_((r.status, token_of(r)), (403, None), 'cross-site Origin: 403, no session')
         is_(login(p, 'admin', 'password', extra={'Origin': 'null'}).status, 403, 'Origin null: 403')
         is_(login(p, 'admin', 'password', extra={'Origin': 'http://127.0.0.1:%d' % p}).status,
             200, 'same Origin: 200')
@@ -166,15 +183,16 @@ def test_matrix(db):
         is_(get_index(p, 'session=%s' % tok).status, 200, '... and the session still works')
         r = http(p, 'POST', '/logout', {'Cookie': 'session=%s' % tok})
         is_(r.status, 303, 'logout: 303')
-        ok(any(c.startswith('session=;') and 'Max-Age=0' in c for c in r.all('set-cookie')) and
-           any(c.startswith('auth=;') and 'Max-Age=0' in c for c in r.all('set-cookie')),
-           'logout expires both cookies')
+        check(any(c.startswith('session=;') and 'Max-Age=0' in c for c in r.all('set-cookie')) and
+              any(c.startswith('auth=;') and 'Max-Age=0' in c for c in r.all('set-cookie')),
+              'logout expires both cookies', cookies(r))
         is_(get_index(p, 'session=%s' % tok).status, 401, 'token after logout: 401')
 
         user_cmd(db, 'add', 'bob', stdin='bob-pass\n')
         r = login(p, 'bob', 'bob-pass')
         btok = token_of(r)
-        ok(r.status == 200 and btok, 'account added by `weaprous user` logs in at once')
+        check(r.status == 200 and btok, 'account added by `weaprous user` logs in at once',
+              (r.status, cookies(r)))
         user_cmd(db, 'disable', 'bob')
         is_(get_index(p, 'session=%s' % btok).status, 401, 'disabled account: session refused')
         is_(login(p, 'bob', 'bob-pass').status, 401, 'disabled account: login refused')
@@ -192,7 +210,7 @@ def test_rate_limit(db):
         r = login(p, 'carol', 'carol-pass', src='127.0.0.1')
         is_(r.status, 429, 'fourth try, even right: 429')
         ra = r.headers.get('retry-after', '')
-        ok(ra.isdigit() and 1 <= int(ra) <= 4, 'Retry-After within the window: %r' % ra)
+        check(ra.isdigit() and 1 <= int(ra) <= 4, 'Retry-After within the window', ra)
         is_(login(p, 'dave', 'dave-pass', src='127.0.0.1').status, 429,
             'limited address: another account also 429')
         is_(login(p, 'dave', 'dave-pass', src='127.0.0.2').status, 200,
@@ -215,15 +233,42 @@ def test_compat(db):
             'switch on: forged session + auth=true passes (as the assignment reads)')
 
 
+def max_age(r, name):
+    """Max-Age of cookie `name` in r, or None."""
+    for c in r.all('set-cookie'):
+        m = re.match(r'%s=[^;]*;.*\bMax-Age=(-?\d+)' % name, c)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def stored_times(db, tok):
+    """(created_at, expires_at) of the session of token tok, from the
+    database: the instants the backend itself used."""
+    c = sqlite3.connect(db)
+    row = c.execute('SELECT created_at, expires_at FROM sessions WHERE token_hash = ?',
+                    (hashlib.sha256(tok.encode()).hexdigest(),)).fetchone()
+    c.close()
+    return row
+
+
 def test_expiry(db):
     with backend(db, '--session-lifetime', '2') as srv:
         p = srv.port
         r = login(p, 'admin', 'password')
         tok = token_of(r)
-        ok(any('Max-Age=2' in c for c in r.all('set-cookie')), 'Max-Age follows the lifetime')
+        row = stored_times(db, tok) if tok else None
+        is_(row and row[1] - row[0], 2, 'the stored session lasts the lifetime')
+        is_(max_age(r, 'session'), row and row[1] - row[0],
+            'Max-Age follows the lifetime, from the instant of the stored expiry')
+        is_(max_age(r, 'auth'), max_age(r, 'session'), 'auth=true has the same Max-Age')
         is_(get_index(p, 'session=%s' % tok).status, 200, 'fresh session works')
-        time.sleep(2.2)
-        is_(get_index(p, 'session=%s' % tok).status, 401, 'expired session: 401')
+        # valid while expires_at > now: 401 from the second expires_at on
+        expired = wait_until(lambda: get_index(p, 'session=%s' % tok).status == 401,
+                             timeout=10, step=0.1)
+        now = time.time()
+        check(expired and row and now >= row[1], 'expired session: 401, once expires_at is past',
+              (expired, now, row))
 
 
 def test_durability(db):
@@ -260,10 +305,12 @@ def test_nothing_readable(db, tokens):
         if os.path.exists(db + suffix):
             with open(db + suffix, 'rb') as f:
                 data += f.read()
-    ok(data and not any(t.encode() in data for t in tokens if t),
-       'no session token in the database files')
+    check(data and not any(t.encode() in data for t in tokens if t),
+          'no session token in the database files',
+          '%d bytes read, tokens found: %r' % (len(data), [t for t in tokens if t and t.encode() in data]))
     for pw in (b'bob-pass', b'carol-pass', b'dave-pass'):
-        ok(pw not in data, 'password %s not in the database files' % pw.decode())
+        check(pw not in data, 'password %s not in the database files' % pw.decode(),
+              'found at offset %d' % data.find(pw))
 
 
 def main():

@@ -4,7 +4,7 @@
 # after the request was sent only idempotent methods are retried; a read
 # timeout is 504; a malformed status line or oversized head is 502; a body
 # cut short closes the client connection (never a truncated response that
-# looks complete); a pooled connection the upstream dropped is retried once
+# looks complete) without marking the server failed; a pooled connection the upstream dropped is retried once
 # on a fresh one; chunked bodies both ways; a server killed under load
 # makes no idempotent request fail.  The proxy keeps answering throughout.
 
@@ -34,6 +34,8 @@ big = Upstream('B', mode='bighead')
 cut = Upstream('C', mode='cutbody')
 chunky = Upstream('K', mode='chunked')
 drop = Upstream('R', mode='dropreuse')
+cutonce = Upstream('C1', mode='cutbody')
+once = Upstream('O', mode='dropreuse')
 # a listener that never accepts: connects to it stay pending (backlog full)
 blackhole = socket.socket()
 blackhole.bind(('127.0.0.1', 0))
@@ -56,6 +58,7 @@ class Port:
 
 
 conf = ('proxy_read_timeout 700ms;\nproxy_connect_timeout 300ms;\n'
+        'status_listen 127.0.0.1:{status};\n'
         + block('retry', [(closer, ' max_fails=0'), (good, '')])
         + block('hang', [(hang, ' max_fails=0')])
         + block('bad', [(bad, ' max_fails=0')])
@@ -63,6 +66,8 @@ conf = ('proxy_read_timeout 700ms;\nproxy_connect_timeout 300ms;\n'
         + block('cut', [(cut, ' max_fails=0')])
         + block('chunky', [(chunky, '')])
         + block('drop', [(drop, '')])
+        + block('cutonce', [(cutonce, '')])
+        + block('once', [(once, '')])
         + block('slowconnect', [(Port(bh_port), ' max_fails=0'), (good, '')]))
 
 with Proxy(conf) as px:
@@ -95,6 +100,18 @@ with Proxy(conf) as px:
     ok(b'Content-Length: 100000' in data and len(data) < 100000,
        'head was sent, the connection closed before Content-Length bytes')
 
+    # one response cut after its head must not take a one-server pool down
+    # (default max_fails=1): nginx does not count an error once the head has
+    # gone to the client
+    st, h, data = get(p, host='cutonce')
+    is_((st, b'Content-Length: 100000' in data), (None, True),
+        'one server, body cut: the client sees the head, then the close')
+    cutonce.mode = 'echo'
+    st, h, body = get(p, host='cutonce')
+    is_((st, up_name(body)), (200, 'C1'), '... and the next request is served, not 502')
+    is_([pl['servers'][0]['state'] for pl in px.status()['pools']
+         if 'cutonce' in pl['names']], ['up'], '... the server is still up')
+
     st, h, body = get(p, host='chunky')
     ok(st == 200 and up_name(body) == 'K', 'chunked upstream body decoded and re-sent')
     is_(h.get('transfer-encoding'), 'chunked', 'to the client chunked as well')
@@ -116,7 +133,22 @@ with Proxy(conf) as px:
     is_((st, up_name(body)), (200, 'R'), 'reused connection dropped: retried once, fresh')
     is_(drop.connections, conns + 1, 'on exactly one new connection')
     st, h, body = get(p, host='drop', method='POST', body=b'x')
-    is_(st, 200, 'the same rule for a POST (the upstream closed before reading it)')
+    is_(st, 200, 'a POST with a dropping upstream: answered (on a connection of its own)')
+
+    # A non-idempotent request never goes on a pooled connection, which the
+    # upstream may close after reading it (and maybe acting on it): it
+    # would then be sent again.  A fresh connection: no duplicate, no 502.
+    is_(get(p, host='once')[0], 200, 'a GET leaves a pooled connection to O')
+    for method in ('POST', 'PATCH'):
+        seen, conns = len(once.heads), once.connections
+        st, h, body = get(p, host='once', method=method, body=b'only once')
+        sent = [m for m, _ in once.heads[seen:]]
+        is_((st, sent), (200, [method]), '%s reaches the upstream exactly once, answered 200'
+            % method)
+        is_(once.connections, conns + 1, '  on a connection of its own')
+    st, h, body = get(p, host='once')
+    is_((st, [m for m, _ in once.heads[-2:]]), (200, ['GET', 'GET']),
+        'a GET still takes the pooled connection and keeps its one retry')
 
     is_(get(p, host='retry')[0], 200, 'the proxy still answers after all that')
 

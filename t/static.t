@@ -317,6 +317,30 @@ def test_traversal(port):
        'refused traversal (403) keeps the connection usable')
 
 
+# RFC 3986 5.2.4: raw "." and ".." segments are removed before the lookup,
+# as nginx and lighttpd do; what they leave is served like the plain path.
+DOT_SEGMENTS = [
+    ('/sub/../page.html', b'<p>page</p>'),
+    ('/./page.html', b'<p>page</p>'),
+    ('/sub/./../sub/index.html', b'<p>sub index</p>'),
+    ('/sub/.', b'<p>sub index</p>'),
+    ('/css/../css/x.css?v=1', None),
+    ('/docs/../sub/../r.txt', bytes(range(100))),
+    ('http://127.0.0.1/sub/../page.html', b'<p>page</p>'),
+]
+
+
+def test_dot_segments(port, css):
+    for target, body in DOT_SEGMENTS:
+        r = request(port, 'GET', target)
+        got = (r.status, r.body) if r else None
+        is_(got, (200, body or css), 'dot-segments removed: %s' % target)
+    # climbing above the root stays refused, whatever the segments before
+    for target in ('/..', '/../page.html', '/sub/../../page.html', '/./../page.html'):
+        r = request(port, 'GET', target)
+        is_(r.status if r else None, 400, '%s climbs above the root: 400' % target)
+
+
 def test_disconnect(port, srv):
     for linger in (False, True):
         s = connect(port)
@@ -383,6 +407,7 @@ def main():
         test_gzip(srv.port, css, js)
         test_big(srv.port, digest)
         test_traversal(srv.port)
+        test_dot_segments(srv.port, css)
         test_disconnect(srv.port, srv)
         test_changed_on_disk(srv.port, st)
         ok(srv.alive(), 'server alive at the end')

@@ -22,6 +22,11 @@
 #define PROXY_REQUEST_ID_MAX 64           /* longer client ids are replaced */
 #define PROXY_READ_CHUNK     (64u << 10)  /* upstream bytes read per step */
 #define PROXY_REQ_CACHE      64           /* finished requests kept for reuse */
+/* While the clients' queued bytes are over proxy_total_buffers_size: a
+ * client with more than this queued gets nothing more from its upstream,
+ * and upstreams are read this much at a time. */
+#define PROXY_TIGHT_QUEUE    (4u << 10)
+#define PROXY_TIGHT_READ     (8u << 10)
 
 /* Counters shown on /__status. */
 struct proxy_stats {
@@ -31,6 +36,7 @@ struct proxy_stats {
 
 struct proxy_ctx {
     ev_loop         *loop;
+    http_server     *clients;       /* the client-facing server */
     struct proxy_rt *rt;            /* current routes (one reference) */
     const char      *conf_path;
     uint64_t         generation;

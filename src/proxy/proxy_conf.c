@@ -718,6 +718,15 @@ static int d_max_body(struct parser *ps, struct level *lv)
     return 0;
 }
 
+static int d_total_buffers(struct parser *ps, struct level *lv)
+{
+    const struct arg *a = &ps->args[1];
+    (void)lv;
+    if (proxy_conf_parse_size(a->s, a->len, &ps->cfg->total_buffers_size) < 0)
+        return arg_err(ps, a, "a size (e.g. 16m, 1g; 0 for no budget)");
+    return 0;
+}
+
 static int d_access_log(struct parser *ps, struct level *lv)
 {
     free(lv->set->access_log);
@@ -1079,6 +1088,8 @@ static const struct directive {
     { "websocket_timeout",     1, 1, W_BOTH,  d_websocket_timeout },
     { "listen",                1, 1, W_TOP,   d_listen },
     { "status_listen",         1, 1, W_TOP,   d_status_listen },
+    /* one budget for the whole process: top level only */
+    { "proxy_total_buffers_size", 1, 1, W_TOP, d_total_buffers },
 };
 
 static const struct directive *directive_find(const char *name)
@@ -1420,6 +1431,7 @@ int proxy_conf_parse_flags(const char *text, size_t len, const char *name,
     ps->errlen = errlen;
     ps->cfg = cfg;
     settings_defaults(&cfg->top);
+    cfg->total_buffers_size = PROXY_DEF_TOTAL_BUFFERS;
     rc = parse_top(ps);
 done:
     if (ps)

@@ -11,8 +11,9 @@
  * the names marks the block used for unknown hosts; a quoted "default" is a
  * host name.  When no block is marked, unknown hosts get 404.
  *
- * Every directive but host, listen, status_listen and access_log (one log
- * per process) may appear at the top level (the default for every block)
+ * Every directive but host, listen, status_listen, access_log (one log
+ * per process) and proxy_total_buffers_size (one budget per process) may
+ * appear at the top level (the default for every block)
  * and inside a block (override).  Host
  * names in proxy_pass are resolved once, when the file is loaded.
  */
@@ -47,6 +48,9 @@
  * idle timeout common back ends use, so the proxy closes first. */
 #define PROXY_DEF_KEEPALIVE_TIMEOUT_MS 4000
 #define PROXY_DEF_MAX_BODY            ((uint64_t)1 << 20)
+/* Response bytes all clients together may have waiting in the proxy (no
+ * nginx equivalent: nginx spills to temporary files instead). */
+#define PROXY_DEF_TOTAL_BUFFERS       ((uint64_t)32 << 20)
 #define PROXY_DEF_WEBSOCKET_TIMEOUT_MS 3600000
 #define PROXY_DEF_MAX_FAILS           1
 #define PROXY_DEF_FAIL_TIMEOUT_MS     10000
@@ -146,6 +150,7 @@ struct proxy_conf {
     size_t   nlisten;               /* 0: the role's --server-port / 8080 */
     struct proxy_listen status_listen;
     bool     has_status_listen;
+    uint64_t total_buffers_size;    /* proxy_total_buffers_size; 0: none */
 };
 
 /* Flags for proxy_conf_parse_flags(). */

@@ -11,7 +11,9 @@
  * and only when the body is still in the replay buffer).  A reused idle
  * connection that dies before answering is retried once on a fresh
  * connection to the same server: the upstream closed it while we were
- * sending, which is not the server's fault.
+ * sending, which is not the server's fault.  Non-idempotent requests
+ * (RFC 9110 9.2.2) always get a fresh connection, so they never need
+ * that retry: an upstream never receives one twice.
  *
  * Ownership: a struct preq lives from the handler until both the
  * transaction is completed and the upstream fd is released; it is freed at
@@ -687,10 +689,42 @@ static void resp_finish(struct preq *r)
     preq_finish(r, keep);
 }
 
+/* True while all clients together have more response bytes waiting than
+ * proxy_total_buffers_size: memory is short, the slow clients wait. */
+static bool budget_spent(const struct preq *r)
+{
+    uint64_t budget = r->ctx->rt->cfg->total_buffers_size;
+    struct http_server_stats st;
+    if (budget == 0)
+        return false;
+    http_server_get_stats(r->ctx->clients, &st);
+    return st.out_queued > budget;
+}
+
+/* Must the upstream wait for this client?  Its queue is over the engine's
+ * high-water mark, or, with the budget spent, over a short window: the
+ * clients that do not keep up are the ones that stop getting more. */
+static bool client_behind(const struct preq *r)
+{
+    return http_txn_congested(r->t)
+        || (http_txn_queued(r->t) > PROXY_TIGHT_QUEUE && budget_spent(r));
+}
+
+static void on_client_drain(http_txn *t, void *arg);
+
+/* Stops reading the upstream until the client drains. */
+static void down_pause(struct preq *r)
+{
+    r->down_paused = true;
+    http_txn_on_drain(r->t, on_client_drain, r);
+}
+
 static void on_client_drain(http_txn *t, void *arg)
 {
     struct preq *r = arg;
     r->down_paused = false;
+    if (client_behind(r))
+        down_pause(r);   /* drained below the mark, still behind the budget */
     up_update(r);
 }
 
@@ -701,10 +735,8 @@ static bool resp_write(struct preq *r, const char *p, size_t n)
         preq_finish(r, false);
         return false;
     }
-    if (!r->dead && r->t && http_txn_congested(r->t)) {
-        r->down_paused = true;   /* the client is slower than the upstream */
-        http_txn_on_drain(r->t, on_client_drain, r);
-    }
+    if (!r->dead && r->t && client_behind(r))
+        down_pause(r);   /* the client is slower than the upstream */
     return !r->dead;
 }
 
@@ -834,16 +866,18 @@ static void up_eof(struct preq *r, bool error)
         resp_complete(r);
     } else {
         /* cut mid-body: close the client connection rather than present a
-         * truncated response as complete */
+         * truncated response as complete.  Not counted against the server
+         * (as nginx): it answered, and one bad response must not take a
+         * pool down for fail_timeout. */
         log_warnx("upstream %s: closed mid-body (rid=%s)", r->peer->conf->addr_text, r->rid);
-        proxy_peer_failed(r->peer, ev_now_ms(r->ctx->loop));
         preq_finish(r, false);
     }
 }
 
 static void up_read(struct preq *r)
 {
-    ssize_t n = buf_read_fd(&r->in, r->fd, PROXY_READ_CHUNK);
+    size_t chunk = budget_spent(r) ? PROXY_TIGHT_READ : PROXY_READ_CHUNK;
+    ssize_t n = buf_read_fd(&r->in, r->fd, chunk);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n < 0 && errno == ENOBUFS && !r->resp_started)
@@ -855,6 +889,10 @@ static void up_read(struct preq *r)
         resp_body(r);
     else
         resp_head(r);
+    /* Everything passed on: the buffer goes until the next read, so that a
+     * thousand requests waiting for their clients hold no input memory. */
+    if (!r->dead && buf_len(&r->in) == 0)
+        buf_free(&r->in);
 }
 
 static void up_write(struct preq *r)
@@ -934,8 +972,10 @@ static void up_start(struct preq *r, int idx)
     buf_reset(&r->in);
     http_parser_init(&r->rp, HTTP_PARSE_RESPONSE);
     /* a pooled connection keeps its registration: its events come here
-     * through the pool, without an epoll_ctl */
-    r->conn = r->fresh_retry_done && r->reused ? NULL
+     * through the pool, without an epoll_ctl.  A non-idempotent request
+     * never takes one: the upstream may close it after reading (and acting
+     * on) the request, which could then be neither retried nor answered. */
+    r->conn = (r->fresh_retry_done && r->reused) || !r->idempotent ? NULL
         : proxy_pool_take_idle(r->pool, (unsigned)idx, up_on_io, r);
     r->reused = r->conn != NULL;
     int fd = r->conn ? r->conn->fd

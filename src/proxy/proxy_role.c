@@ -101,6 +101,7 @@ static int proxy_servers(struct proxy_role *pr, const struct role_opts *o,
     struct http_server_config hc = { .max_body = (size_t)PROXY_CONF_MAX_SIZE,
                                      .stream_body = true };
     pr->http = http_server_new(pr->ctx.loop, &hc, proxy_fwd_handle, &pr->ctx);
+    pr->ctx.clients = pr->http;
     if (!pr->http || proxy_listen(pr, o, cfg) < 0)
         return -1;
     if (!cfg->has_status_listen)

@@ -84,6 +84,9 @@ void proxy_status_handle(http_txn *t, void *arg)
     }
     uint64_t now = ev_now_ms(ctx->loop);
     const struct proxy_stats *s = &ctx->stats;
+    struct http_server_stats cs = { 0 };
+    if (ctx->clients)
+        http_server_get_stats(ctx->clients, &cs);
     char path[1024];
     json_path(path, sizeof path, ctx->conf_path);
     http_txn_add_header(t, "Content-Type", "application/json");
@@ -91,13 +94,15 @@ void proxy_status_handle(http_txn *t, void *arg)
     http_txn_printf(t, "{\"config\": \"%s\", \"generation\": %llu, \"uptime_ms\": %llu,\n"
                     "  \"requests\": %llu, \"errors_502\": %llu, \"errors_504\": %llu, "
                     "\"retries\": %llu, \"tunnels\": %llu, \"tunnels_active\": %u, "
-                    "\"reloads\": %llu,\n  \"pools\": [\n",
+                    "\"reloads\": %llu,\n  \"buffered_bytes\": %zu, "
+                    "\"total_buffers_size\": %llu,\n  \"pools\": [\n",
                     path, (unsigned long long)ctx->generation,
                     (unsigned long long)(now - ctx->started_ms),
                     (unsigned long long)s->requests, (unsigned long long)s->errors_502,
                     (unsigned long long)s->errors_504, (unsigned long long)s->retries,
                     (unsigned long long)s->tunnels, s->tunnels_active,
-                    (unsigned long long)s->reloads);
+                    (unsigned long long)s->reloads, cs.out_queued,
+                    (unsigned long long)ctx->rt->cfg->total_buffers_size);
     for (size_t i = 0; i < ctx->rt->npools; i++)
         status_pool(t, &ctx->rt->pools[i], now, i + 1 == ctx->rt->npools);
     http_txn_printf(t, "  ]}\n");

@@ -59,7 +59,7 @@ static void auth_session(struct tracker *tr, http_txn *t, const struct db_user *
         return;
     }
     struct app_cookie_opts co = {
-        .max_age = expires - db_now(tr->store), .path = "/",
+        .max_age = db_session_lifetime(tr->store), .path = "/",
         .http_only = true, .same_site = APP_SAMESITE_LAX,
     };
     app_set_cookie(t, TRACKER_SESSION_COOKIE, token, &co);

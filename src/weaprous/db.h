@@ -226,9 +226,13 @@ struct db_session {
 
 /* Starts a session for user_id: writes a new 256-bit random token as 64
  * lower-case hex chars plus NUL to token_out (give it to the client); only
- * its SHA-256 is stored.  *expires_at (when set) gets the expiry. */
+ * its SHA-256 is stored.  *expires_at (when set) gets the expiry, exactly
+ * db_session_lifetime() after the instant the session was created. */
 int db_session_create(db *d, int64_t user_id, char token_out[DB_TOKEN_HEX_LEN + 1],
                       int64_t *expires_at);
+/* Seconds from a session's creation to its expiry: a cookie's Max-Age,
+ * from the same instant as the stored expiry (not a later clock reading). */
+int64_t db_session_lifetime(const db *d);
 /* Finds the live session of `token`: 0 and *s filled, or -1 with
  * DB_E_NOTFOUND for an unknown, malformed or expired token or a disabled
  * user.  Refreshes last_seen_at at most once per DB_LAST_SEEN_GRANULARITY. */

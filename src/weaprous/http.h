@@ -110,7 +110,8 @@ void http_parser_init(struct http_parser *p, enum http_parser_kind kind);
 int http_parse_head(struct http_parser *p, const char *buf, size_t len,
                     struct http_head *h);
 
-/* Chunked transfer-coding decoder, zero-initialised. */
+/* Chunked transfer-coding decoder, zero-initialised; the caller may then
+ * set limit. */
 struct http_chunked {
     int      state;        /* private: where the decoder stands */
     uint64_t remaining;    /* private: the chunk size being read, then the
@@ -118,6 +119,8 @@ struct http_chunked {
     size_t   counter;      /* private: size digits, extension or trailer
                               bytes seen */
     uint64_t total;        /* decoded body bytes so far */
+    uint64_t limit;        /* most body bytes allowed (inclusive); 0: none */
+    int      status;       /* on HTTP_ERROR: 400 malformed, 413 over limit */
 };
 
 /*
@@ -125,9 +128,11 @@ struct http_chunked {
  * *len is set to their count.  Returns HTTP_AGAIN when the body continues
  * (call again with new bytes), HTTP_ERROR on a malformed chunk size (hex
  * digits only: no sign, no space before it, no overflow past 2^63), a
- * malformed line ending, an oversize extension or trailer; or, at the end of
- * the body, the number of bytes that followed it (left right after the
- * decoded data: buf[*len .. *len + ret)).  Trailer fields are skipped.
+ * malformed line ending, an oversize extension or trailer (status 400), a
+ * chunk size that would take the total past limit, refused at the first byte
+ * after its digits, before any of its data (status 413); or, at the end of the
+ * body, the number of bytes that followed it (left right after the decoded
+ * data: buf[*len .. *len + ret)).  Trailer fields are skipped.
  */
 ssize_t http_chunked_decode(struct http_chunked *d, char *buf, size_t *len);
 bool http_chunked_done(const struct http_chunked *d);
@@ -171,6 +176,14 @@ time_t http_date_parse(const char *s, size_t n);
  * plus_is_space for form bodies and query strings.  Returns the decoded
  * length, or -1 on a malformed escape or a decoded NUL byte. */
 ssize_t http_url_decode(char *dst, const char *src, size_t n, bool plus_is_space);
+
+/* Removes the dot-segments of the absolute path p[0..n) in place (RFC 3986
+ * 5.2.4): "." segments go, ".." takes the segment before it along; a dot
+ * segment at the end leaves the "/" ("/a/b/.." -> "/a/").  Only raw dots
+ * count: "%2e" is a name here, never a dot.  Returns the new length (not
+ * NUL-terminated), or -1 when p does not start with "/" or a ".." would
+ * climb above the root. */
+ssize_t http_path_remove_dots(char *p, size_t n);
 
 /* Calls cb for each name=value pair of a query string or form body, decoded.
  * Stops and returns -1 on a malformed pair or when cb returns non-zero. */

@@ -23,6 +23,8 @@
 
 #define CONN_OUT_HIGH_WATER     (256u << 10) /* stop producing above this */
 #define CONN_OUT_CAP            (4u << 20)   /* hard cap of one output queue */
+#define CONN_OUT_KEEP           (16u << 10)  /* an emptied queue keeps at most
+                                                this much memory */
 #define CONN_IN_CAP             (HTTP_MAX_HEAD + 65536) /* raw input kept per connection */
 #define FILE_CHUNK              (64u << 10)  /* bytes read from a file per step */
 

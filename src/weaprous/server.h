@@ -57,6 +57,8 @@ struct http_server_stats {
     uint64_t requests_total;
     uint64_t errors_total;          /* answers >= 400 made by the engine */
     size_t   connections_active;
+    size_t   out_queued;            /* bytes waiting in the output queues of
+                                       all connections (not files) */
 };
 
 /* Creates a server on loop; cfg may be NULL for the defaults (it is copied). */
@@ -160,6 +162,11 @@ int http_txn_write(http_txn *t, const void *p, size_t n);
 void http_txn_end(http_txn *t);
 /* Output queue above CONN_OUT_HIGH_WATER: stop producing until drain. */
 bool http_txn_congested(const http_txn *t);
+/* Bytes waiting in the connection's output queue; 0 once the client is
+ * gone.  (The sum over a server is in http_server_stats.out_queued.) */
+size_t http_txn_queued(const http_txn *t);
+/* cb runs once, on a writable event with the queue below half of
+ * CONN_OUT_HIGH_WATER. */
 void http_txn_on_drain(http_txn *t, http_txn_cb cb, void *arg);
 /* Runs when the client connection is lost before the transaction completes. */
 void http_txn_on_close(http_txn *t, http_txn_cb cb, void *arg);

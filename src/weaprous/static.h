@@ -7,8 +7,9 @@
  * static root ("/css/x.css" -> static/css/x.css); "/" and any path ending in
  * "/" map to index.html in that directory of www.
  *
- * Safety: the request path is checked raw and decoded (no "..", no encoded
- * slash or backslash, no dot-file except ".well-known", valid UTF-8, no
+ * Safety: the request path is checked raw and decoded (raw dot-segments
+ * already removed by the engine; no encoded slash or backslash, no
+ * dot-file except ".well-known" (so no decoded ".."), valid UTF-8, no
  * control bytes) and then opened beneath a directory fd held since
  * static_new(), one component at a time with O_NOFOLLOW.  A symlink is
  * followed only by that same walk: relative targets that stay inside the
@@ -115,7 +116,8 @@ bool static_mime_is_html(const char *content_type);
 bool static_mime_compressible(const char *content_type);
 
 /* Checks the raw request-target before decoding: encoded slash or
- * backslash (%2f, %5c) -> 403, %00 -> 400, a "." or ".." segment -> 403.
+ * backslash (%2f, %5c) -> 403, %00 -> 400.  Raw "." and ".." segments are
+ * not its business: the engine removes them from the path it hands on.
  * An absolute-form target is checked from its path.  Returns 0 or status. */
 int static_target_check(const char *target);
 /* Checks a decoded path: must start with "/" (400), no control bytes or

@@ -16,7 +16,8 @@ told to (mode can be changed while it runs):
   big        streams `size` bytes (Content-Length), for streaming tests
   ws         WebSocket handshake, then echoes every frame
   dropreuse  answers the first request of a connection, then closes the
-             connection when a second request arrives on it
+             connection when a second request arrives on it (after reading
+             its head: `heads` lists it, as a crashed handler would)
   health     like echo, but GET /healthz answers `health_status`
   slowread   like echo, but reads request bodies at about 20 MB/s
 
@@ -126,6 +127,7 @@ class Upstream:
         self.port = free_port(host)
         self.host = host
         self.requests = 0
+        self.heads = []        # (method, target) of every request head read
         self.connections = 0
         self.active = 0
         self.max_active = 0
@@ -179,6 +181,8 @@ class Upstream:
                 if head is None:
                     return
                 nreq += 1
+                with self.lock:
+                    self.heads.append(head[:2])
                 if self.mode == 'dropreuse' and nreq > 1:
                     return
                 with self.lock:
@@ -312,7 +316,7 @@ def ws_read_frame(sock, buf, masked_ok=True):
 class Proxy(Server):
     """weaprous proxy on a free port with the given configuration text."""
 
-    def __init__(self, conf, extra=(), wait=True):
+    def __init__(self, conf, extra=(), wait=True, env=None):
         self.status_port = free_port()
         port = free_port()
         self.conf_dir = tmpdir('wrproxy-')
@@ -321,7 +325,7 @@ class Proxy(Server):
         argv = [os.path.join(os.environ.get('WR_BUILDDIR', '.'), 'weaprous'),
                 'proxy', '-c', self.conf_path, '--server-ip', '127.0.0.1',
                 '--server-port', str(port)] + list(extra)
-        Server.__init__(self, argv=argv, port=port, wait=wait)
+        Server.__init__(self, argv=argv, port=port, wait=wait, env=env)
 
     def write_conf(self, conf, port=None):
         text = conf.replace('{status}', str(self.status_port))

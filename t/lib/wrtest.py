@@ -18,6 +18,7 @@ default 600), WR_KEEP_TMP=1 (keep temp dirs for a post-mortem).
 import atexit
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -31,7 +32,7 @@ __all__ = [
     'failed', 'free_port', 'binary', 'srcdir', 'builddir', 'tmpdir',
     'require', 'Server', 'wait_port', 'wait_until', 'raw', 'req',
     'Response', 'parse_response', 'parse_responses', 'read_head',
-    'read_to_eof', 'curl', 'rss_kib', 'cpu_ticks',
+    'read_to_eof', 'curl', 'rss_kib', 'cpu_ticks', 'raise_fd_limit',
 ]
 
 SERVER_START_TIMEOUT = 10.0   # seconds until a server must accept
@@ -551,6 +552,16 @@ def rss_kib(pid):
             if line.startswith('VmRSS:'):
                 return int(line.split()[1])
     return 0
+
+
+def raise_fd_limit(want):
+    """Raise our soft RLIMIT_NOFILE (inherited by the servers) to want;
+    returns the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want and (hard == resource.RLIM_INFINITY or hard >= want):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        soft = want
+    return soft
 
 
 def cpu_ticks(pid):

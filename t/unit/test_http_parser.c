@@ -719,6 +719,56 @@ static void test_chunked_caps(void)
     free(s);
 }
 
+/* Decodes in[] whole with the given limit: the return value, with the
+ * decoded length and the status in *len / *status. */
+static ssize_t chunked_limited(const char *in, uint64_t limit, size_t *len, int *status)
+{
+    struct http_chunked d = { 0 };
+    size_t n = strlen(in);
+    char *g = guard_copy(in, n);
+    d.limit = limit;
+    *len = n;
+    ssize_t r = http_chunked_decode(&d, g, len);
+    *status = d.status;
+    guard_free(g, n);
+    return r;
+}
+
+/* The body limit is inclusive and checked on the size line: a chunk that
+ * would pass it fails before its data, whatever follows. */
+static void test_chunked_limit(void)
+{
+    static const struct {
+        const char *in;
+        uint64_t limit;
+        ssize_t ret;
+        size_t len;
+        int status;
+        const char *name;
+    } v[] = {
+        { "a\r\n0123456789\r\n0\r\n\r\n", 10, 0, 10, 0, "one chunk of exactly the limit" },
+        { "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n", 10, 0, 10, 0, "two chunks up to the limit" },
+        { "b\r\n", 10, HTTP_ERROR, 0, 413, "size line of the limit + 1, no data" },
+        { "B;x", 10, HTTP_ERROR, 0, 413, "refused where the digits end" },
+        { "B", 10, HTTP_AGAIN, 0, 0, "digits alone: more may follow" },
+        { "10000000000000005\r\n", 10, HTTP_ERROR, 0, 400, "overflow: malformed, 400" },
+        { "7FFFFFFFFFFFFFFF\r\n", 1u << 20, HTTP_ERROR, 0, 413, "2^63-1 against 1 MiB" },
+        { "00000000000b\r\n", 10, HTTP_ERROR, 0, 413, "leading zeros change nothing" },
+        { "5\r\nhello\r\n6\r\n", 10, HTTP_ERROR, 5, 413, "second chunk past the total" },
+        { "7FFFFFFFFFFFFFFF\r\n", 0, HTTP_AGAIN, 0, 0, "no limit: a huge size waits for data" },
+        { "zz\r\n", 10, HTTP_ERROR, 0, 400, "malformed: 400, not 413" },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        size_t len;
+        int status;
+        ssize_t r = chunked_limited(v[i].in, v[i].limit, &len, &status);
+        if (!ok(r == v[i].ret && len == v[i].len && (r != HTTP_ERROR || status == v[i].status),
+                "chunked limit: %s", v[i].name))
+            diag("  got ret %zd len %zu status %d, want %zd %zu %d", r, len, status,
+                 v[i].ret, v[i].len, v[i].status);
+    }
+}
+
 /* Every byte value at every position of a 40-byte field value: the word at
  * a time scan must agree with the byte table. */
 static void test_value_bytes(void)
@@ -767,5 +817,6 @@ int main(void)
     test_value_bytes();
     test_chunked();
     test_chunked_caps();
+    test_chunked_limit();
     return done_testing();
 }

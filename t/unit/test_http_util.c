@@ -170,6 +170,38 @@ static void test_url_decode(void)
     guard_free(g, 4);
 }
 
+static void test_remove_dots(void)
+{
+    static const struct { const char *in, *want; } v[] = {
+        /* RFC 3986 5.2.4's own example and 5.4.2's abnormal ones that stay
+         * inside the root */
+        { "/a/b/c/./../../g", "/a/g" },
+        { "/./g", "/g" }, { "/b/c/./g", "/b/c/g" }, { "/b/c/g/.", "/b/c/g/" },
+        { "/b/c/..", "/b/" }, { "/b/c/../", "/b/" }, { "/b/c/../g", "/b/g" },
+        { "/sub/../page.html", "/page.html" }, { "/.", "/" }, { "/a/..", "/" },
+        { "/a/./", "/a/" }, { "/a//../b", "/a/b" }, { "//a", "//a" },
+        /* names that only look like dots stay */
+        { "/...", "/..." }, { "/..a/.b", "/..a/.b" }, { "/a./b..", "/a./b.." },
+        { "/%2e%2e/x", "/%2e%2e/x" }, { "/.%2e/x", "/.%2e/x" },
+        { "/a\\..\\b", "/a\\..\\b" },
+        { "/", "/" }, { "/plain/path.html", "/plain/path.html" },
+        /* above the root, or not an absolute path */
+        { "/..", NULL }, { "/../a", NULL }, { "/a/../..", NULL }, { "/./../a", NULL },
+        { "/a/b/../../../c", NULL }, { "", NULL }, { "a/../b", NULL }, { "..", NULL },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        size_t n = strlen(v[i].in);
+        char *g = guard_copy(v[i].in, n);
+        ssize_t r = http_path_remove_dots(g, n);
+        bool good = v[i].want ? r == (ssize_t)strlen(v[i].want) && memcmp(g, v[i].want, (size_t)r) == 0
+                              : r == -1;
+        if (!ok(good, "remove dots \"%s\"", v[i].in))
+            diag("  got %zd \"%.*s\", want %s", r, r > 0 ? (int)r : 0, g,
+                 v[i].want ? v[i].want : "-1");
+        guard_free(g, n);
+    }
+}
+
 struct pairs {
     char buf[512];
     int count, stop_at;
@@ -225,6 +257,7 @@ int main(void)
     test_lists_tokens();
     test_dates();
     test_url_decode();
+    test_remove_dots();
     test_form();
     return done_testing();
 }

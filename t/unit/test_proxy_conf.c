@@ -92,6 +92,7 @@ static void test_defaults(void)
     is_int(s->client_max_body_size, 1 << 20, "body size default 1m");
     is_int(s->websocket_timeout_ms, 3600000, "websocket timeout default 1h");
     ok(s->access_log == NULL, "access_log default: role's");
+    is_int(cfg->total_buffers_size, PROXY_DEF_TOTAL_BUFFERS, "proxy_total_buffers_size default");
     ok(!s->health.enabled, "health checks off by default");
     is_str(s->health.uri, "/", "health uri default");
     is_int(s->nheaders, 0, "no headers");
@@ -113,6 +114,7 @@ static const char every[] =
     "client_max_body_size 64m;\n"
     "access_log /tmp/access.log;\n"
     "websocket_timeout 2h;\n"
+    "proxy_total_buffers_size 8m;\n"
     "health_check interval=5s rise=3 fall=4 uri=/healthz timeout=2s;\n"
     "proxy_set_header X-Top \"t $scheme\";\n"
     "proxy_pass http://10.0.0.9:9999;\n"
@@ -144,6 +146,7 @@ static void test_every_directive(void)
     is_str(cfg->listen[1].text, "8082", "listen text");
     is_int(cfg->listen[2].addr.ss_family, AF_INET6, "listen [::1] is IPv6");
     ok(cfg->has_status_listen, "status_listen");
+    is_int(cfg->total_buffers_size, 8 << 20, "proxy_total_buffers_size 8m");
     const struct proxy_settings *t = &cfg->top;
     is_int(t->policy, PROXY_POLICY_LEAST_CONN, "top policy");
     is_int(t->connect_timeout_ms, 500, "500ms");
@@ -272,6 +275,10 @@ static void test_errors(void)
     parse_fails("listen 0;", "t.conf:1:8: expected PORT or ADDRESS:PORT, got '0'");
     parse_fails("listen ::1:80;", "t.conf:1:8: expected PORT or ADDRESS:PORT, got '::1:80'");
     parse_fails("status_listen 1; status_listen 2;", "t.conf:1:18: status_listen given twice");
+    parse_fails("proxy_total_buffers_size lots;",
+                "t.conf:1:26: expected a size (e.g. 16m, 1g; 0 for no budget), got 'lots'");
+    parse_fails("host a { proxy_total_buffers_size 1m; proxy_pass http://1.2.3.4; }",
+                "t.conf:1:10: proxy_total_buffers_size is only allowed at the top level");
     parse_fails("host a default { proxy_pass http://1.2.3.4; }\nhost b default { proxy_pass http://1.2.3.4; }",
                 "t.conf:2:1: a second default host block (first at line 1)");
     parse_fails("host a/b { }", "t.conf:1:6: expected a host name (NAME or NAME:PORT), got 'a/b'");

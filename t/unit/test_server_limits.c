@@ -3,7 +3,9 @@
  * (src/server_txn.c) on a live connection: fields that would split the head
  * (CR/LF, a bad name) are refused with EINVAL, the field area stops at
  * TXN_HEAD_CAP (16 KiB) with ENOBUFS, and http_txn_write refuses a write
- * before begin, past the announced length, and over CONN_OUT_CAP.
+ * before begin, past the announced length, and over CONN_OUT_CAP; the
+ * bytes a client has not read yet are counted per response and per server
+ * (out_queued), and the count returns to 0 when the connection goes.
  */
 #include "config.h"
 
@@ -80,11 +82,30 @@ static void check_big_write(http_txn *t)
     free(p);
 }
 
+/* 2 MiB to a client that reads nothing: what the kernel did not take
+ * waits in the queue, and the server's count says so. */
+static void check_queued(http_txn *t, http_server *srv)
+{
+    size_t n = 1u << 20;
+    char *p = calloc(1, n);
+    struct http_server_stats st;
+    ok(p && http_txn_begin(t, 2 * (int64_t)n) == 0, "begin with Content-Length 2 MiB");
+    ok(http_txn_write(t, p, n) == 0 && http_txn_write(t, p, n) == 0, "  2 MiB queued");
+    http_server_get_stats(srv, &st);
+    ok(http_txn_queued(t) > 0 && http_txn_queued(t) == st.out_queued,
+       "  the response's queue is the server's out_queued (%zu, %zu)",
+       http_txn_queued(t), st.out_queued);
+    free(p);
+}
+
 static void handler(http_txn *t, void *arg)
 {
     struct probe *p = arg;
     p->called++;
-    if (strcmp(http_txn_path(t), "/fields") == 0) {
+    if (strcmp(http_txn_path(t), "/queued") == 0) {
+        check_queued(t, p->srv);
+        http_txn_end(t);
+    } else if (strcmp(http_txn_path(t), "/fields") == 0) {
         check_fields(t);
         http_txn_error(t, 404);
     } else if (strcmp(http_txn_path(t), "/big") == 0) {
@@ -113,6 +134,9 @@ static void one_request(const char *path)
     ok(write(fd, req, (size_t)n) == n, "  request sent");
     ev_run(loop);
     is_int(p.called, 1, "  handler called once");
+    struct http_server_stats st;
+    http_server_get_stats(p.srv, &st);
+    is_int(st.out_queued, 0, "  nothing counted as queued once the connection is gone");
     close(fd);
     http_server_free(p.srv);
     ev_loop_free(loop);
@@ -123,5 +147,6 @@ int main(void)
     one_request("/fields");
     one_request("/writes");
     one_request("/big");
+    one_request("/queued");
     return done_testing();
 }

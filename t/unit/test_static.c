@@ -94,12 +94,14 @@ static void test_target_check(void)
 {
     static const struct { const char *t; int want; } v[] = {
         { "/", 0 }, { "/a/b.css", 0 }, { "/a?x=../..", 0 }, { "/a%20b", 0 },
-        { "/..", 403 }, { "/../etc/passwd", 403 }, { "/a/../b", 403 },
-        { "/./a", 403 }, { "/a/.", 403 }, { "/a/..?x", 403 },
+        /* raw dot-segments: the engine removes them (or refuses a climb
+         * above the root) before the path reaches the static service */
+        { "/a/../b", 0 }, { "/./a", 0 }, { "/a/.", 0 },
         { "/..%2fetc", 403 }, { "/%2e%2e%2Fetc", 403 }, { "/a%2Fb", 403 },
         { "/..%5cwin", 403 }, { "/a%5Cb", 403 }, { "/a%00b", 400 },
-        { "http://h/../etc/passwd", 403 }, { "http://h/a.css", 0 },
-        { "http://h", 0 }, { "http://h?x", 0 }, { "HTTP://h/a/../../x", 403 },
+        { "/a/..%2f..%2fetc", 403 }, { "http://h/..%2fetc/passwd", 403 },
+        { "http://h/a.css", 0 },
+        { "http://h", 0 }, { "http://h?x", 0 }, { "HTTP://h/a%5c..%5cx", 403 },
         { "*", 400 }, { "a/b", 400 }, { "", 400 }, { "://x/y", 400 },
         { "/a%", 0 }, { "/a%2", 0 }, { "/...", 0 }, { "/..a", 0 },
     };
