@@ -1119,13 +1119,26 @@ static int args_push(struct parser *ps)
 
 /* Reads arguments after the directive name (already in args[0]) up to the
  * terminator, which is left in ps->tok.  Returns the terminator's kind. */
+/* A directive's name (or "host") at the start of a later line, read as an
+ * argument: the previous line lacks its ';'.  Says so at the end of that
+ * line instead of blaming the next one.  0, or -1 after the message. */
+static int missing_semicolon(struct parser *ps)
+{
+    const struct arg *last = &ps->args[ps->nargs - 1];
+    if (ps->tok.quoted || ps->tok.line <= last->line
+        || (!directive_find(ps->tok.text) && strcmp(ps->tok.text, "host") != 0))
+        return 0;
+    return perr(ps, last->line, last->col + (unsigned)last->len,
+                "missing ';' at the end of line %u (after '%.40s')", last->line, last->s);
+}
+
 static enum tok_kind args_collect(struct parser *ps)
 {
     for (;;) {
         enum tok_kind k = lex_next(ps);
         if (k != TOK_WORD)
             return k;
-        if (args_push(ps) < 0)
+        if (missing_semicolon(ps) < 0 || args_push(ps) < 0)
             return TOK_ERROR;
     }
 }
@@ -1151,6 +1164,9 @@ static int directive_run(struct parser *ps, struct level *lv)
     size_t n = ps->nargs - 1;
     if (n < d->min_args || n > d->max_args) {
         const struct arg *at = n > d->max_args ? &ps->args[d->max_args + 1] : name;
+        if (d->min_args == d->max_args)
+            return perr(ps, at->line, at->col, "%s takes %u argument%s, got %zu", d->name,
+                        d->min_args, d->min_args == 1 ? "" : "s", n);
         return perr(ps, at->line, at->col, "%s takes %u to %u arguments, got %zu",
                     d->name, d->min_args, d->max_args, n);
     }

@@ -227,8 +227,13 @@ static void test_errors(void)
     parse_fails("host a {\n access_log off; }",
                 "t.conf:2:2: access_log is only allowed at the top level");
     parse_fails("keepalive { }", "t.conf:1:11: keepalive takes no block");
-    parse_fails("keepalive;", "t.conf:1:1: keepalive takes 1 to 1 arguments, got 0");
-    parse_fails("keepalive 1 2;", "t.conf:1:13: keepalive takes 1 to 1 arguments, got 2");
+    parse_fails("keepalive;", "t.conf:1:1: keepalive takes 1 argument, got 0");
+    parse_fails("keepalive 1 2;", "t.conf:1:13: keepalive takes 1 argument, got 2");
+    /* a missing ';' is named where it is missing, not on the next line */
+    parse_fails("listen 127.0.0.1:8080\nhost \"a\" { proxy_pass http://127.0.0.1:9000; }",
+                "t.conf:1:22: missing ';' at the end of line 1 (after '127.0.0.1:8080')");
+    parse_fails("host \"a\" {\n  proxy_pass http://127.0.0.1:9000\n  dist_policy random;\n}",
+                "t.conf:2:35: missing ';' at the end of line 2 (after 'http://127.0.0.1:9000')");
     parse_fails("keepalive -1;", "t.conf:1:11: expected a number from 0 to 4096, got '-1'");
     parse_fails("keepalive 99999;", "t.conf:1:11: expected a number from 0 to 4096, got '99999'");
     parse_fails("proxy_read_timeout 10x;",
