@@ -111,7 +111,8 @@ r = subprocess.run([binary(), 'tracker', '-t', '--db', dbfile, '--heartbeat-inte
                    capture_output=True, text=True)
 is_(r.returncode, 1, 'tracker -t: a bad --heartbeat-interval is an error')
 
-srv = Server('tracker', *common, '--allow-signup').start()
+srv = Server('tracker', *common, '--allow-signup',
+             '--static', os.path.join(srcdir(), 'static')).start()
 cli = Client(srv.port)
 
 # --- status page and unknown paths (no session needed) ---
@@ -120,6 +121,12 @@ is_(st, 200, 'GET /: 200')
 like(h.get('content-type', ''), r'^text/html', 'status page is HTML')
 like(body, rb'Peers online</th><td id="peers-online">0<', 'status page: 0 peers online')
 like(body, rb'<li>general ', 'status page lists the public channel general')
+like(body, rb'<link rel="stylesheet" href="/css/site.css">', "status page: the backend's stylesheet")
+like(body, rb'<link rel="icon" href="/images/logo.svg"', 'status page: an icon')
+for asset, ctype in (('/css/site.css', 'text/css'), ('/images/logo.svg', 'image/svg+xml')):
+    st, h, body2 = cli.call('GET', asset)
+    ok(st == 200 and h.get('content-type', '').startswith(ctype) and len(body2) > 100,
+       'the tracker serves %s (%d %s)' % (asset, st, h.get('content-type')))
 err_is(cli.call('GET', '/nope'), 404, 'unknown path: 404 JSON')
 st, h, body = cli.call('GET', '/login')
 is_(st, 405, 'GET /login: 405')

@@ -173,6 +173,7 @@ static void demo_plan(struct demo *d)
     struct demo_child *t = demo_child(d, "tracker", 8000);
     demo_listener(d, t, "tracker");
     demo_opt(t, "--db", d->db, NULL);
+    demo_opt(t, "--static", d->root, "static");
     demo_arg(t, "--allow-signup");
     /* the routes come from conf/proxy.conf; the address is the demo's */
     struct demo_child *p = demo_child(d, "proxy", 8080);

@@ -26,6 +26,7 @@
 #include "weaprous/buf.h"
 #include "weaprous/db.h"
 #include "weaprous/ratelimit.h"
+#include "weaprous/static.h"
 #include "cmd/role.h"
 
 #define TRACKER_DEFAULT_PORT       8000
@@ -105,6 +106,7 @@ struct tracker_config {
 
 struct tracker {
     wr_app   *app;
+    static_ctx *files;             /* the status page's stylesheet and icon */
     db       *store;
     ev_timer  sweeper;
     bool      stopping;            /* graceful stop under way */

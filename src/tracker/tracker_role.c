@@ -113,6 +113,9 @@ static int tracker_setup(struct tracker *tr, struct role_opts *o, ev_loop *loop)
         log_warn("failure limiter");
         return -1;
     }
+    const char *assets = role_opt(o, "static", WR_DEFAULT_STATIC);
+    if (!(tr->files = static_new(NULL, assets, NULL)))
+        log_warnx("no stylesheet for the status page: cannot open static=%s", assets);
     tr->app = app_new(loop, &cfg);
     if (!tr->app) {
         log_warn("app");
@@ -167,6 +170,7 @@ static void tracker_free(struct tracker *tr)
     if (tr->app)
         app_free(tr->app);
     rl_free(tr->limiter);
+    static_free(tr->files);
     tracker_list_release(tr);
     tracker_db_release(tr);
     db_close(tr->store);
@@ -175,7 +179,7 @@ static void tracker_free(struct tracker *tr)
 
 static const char *const tracker_keys[] = {
     "allow-signup", "allow-advertised-addr", "heartbeat-interval",
-    "login-max-failures", "login-window", "ticket-ttl", NULL
+    "login-max-failures", "login-window", "ticket-ttl", "static", NULL
 };
 static const char *const tracker_flags[] = {
     "allow-signup", "allow-advertised-addr", NULL
@@ -242,6 +246,8 @@ const struct role_def role_tracker_def = {
         "  --login-window SECONDS       that window (default 60)\n"
         "  --ticket-ttl SECONDS         how long an introduction ticket works\n"
         "                               (default 60)\n"
+        "  --static DIR                 the status page's stylesheet and icon\n"
+        "                               (default " WR_DEFAULT_STATIC ")\n"
         "  SIGHUP re-reads these options from the configuration file (-c) and logs\n"
         "  what changed; a bad file is refused.  Flags given on the command line\n"
         "  keep winning over the file.\n",

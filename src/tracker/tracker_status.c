@@ -54,10 +54,15 @@ static void status_page(http_txn *t, void *arg)
     status_counts(tr, &c);
     http_txn_printf(t,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         "<title>WeApRous tracker</title>\n"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em 1em;"
-        "text-align:left}</style></head>\n<body>\n<h1>WeApRous tracker</h1>\n"
-        "<table>\n<tr><th>Peers online</th><td id=\"peers-online\">%lld</td></tr>\n"
+        "<link rel=\"stylesheet\" href=\"/css/site.css\">\n"
+        "<link rel=\"icon\" href=\"/images/logo.svg\" type=\"image/svg+xml\">\n"
+        "</head>\n<body>\n<header class=\"bar\"><span class=\"brand\">"
+        "<img src=\"/images/logo.svg\" alt=\"\" width=\"28\" height=\"28\">"
+        "<span>WeApRous tracker</span></span></header>\n<main class=\"page\">\n"
+        "<h1>WeApRous tracker</h1>\n"
+        "<table class=\"status\">\n<tr><th>Peers online</th><td id=\"peers-online\">%lld</td></tr>\n"
         "<tr><th>Peers registered</th><td id=\"peers-registered\">%lld</td></tr>\n"
         "<tr><th>Channels</th><td id=\"channels\">%lld</td></tr>\n"
         "<tr><th>Accounts</th><td id=\"accounts\">%lld</td></tr>\n"
@@ -72,7 +77,7 @@ static void status_page(http_txn *t, void *arg)
     tracker_db_channel_list(tr, 0, status_channel, &p);
     http_txn_printf(t, "</ul>\n<p>API: POST /login, /submit-info, /heartbeat, "
                     "GET /get-list, /channels ... (docs/API.md); "
-                    "<a href=\"/metrics\">metrics</a></p>\n</body></html>\n");
+                    "<a href=\"/metrics\">metrics</a></p>\n</main>\n</body></html>\n");
     http_txn_add_header(t, "Content-Type", "text/html; charset=utf-8");
     http_txn_add_header(t, "Cache-Control", "no-store");
     http_txn_set_status(t, 200);
@@ -164,11 +169,25 @@ static void status_not_found(http_txn *t, void *arg)
     tracker_error(arg, t, 404, "not found", "no such endpoint (see GET / and docs/API.md)");
 }
 
+/* GET /css/... and /images/...: the page's stylesheet and icon, from the
+ * same static tree as the backend's pages (--static). */
+static void status_asset(http_txn *t, void *arg)
+{
+    struct tracker *tr = arg;
+    if (!tr->files) {
+        status_not_found(t, arg);
+        return;
+    }
+    static_serve(tr->files, t);
+}
+
 int tracker_status_routes(struct tracker *tr)
 {
     if (app_hook(tr->app, "/", status_count, tr) < 0
         || app_route(tr->app, "GET", "/", status_page, tr) < 0
-        || app_route(tr->app, "GET", "/metrics", status_metrics, tr) < 0)
+        || app_route(tr->app, "GET", "/metrics", status_metrics, tr) < 0
+        || app_route(tr->app, "GET", "/css/:file+", status_asset, tr) < 0
+        || app_route(tr->app, "GET", "/images/:file+", status_asset, tr) < 0)
         return -1;
     app_set_fallback(tr->app, status_not_found, tr);
     return 0;
