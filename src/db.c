@@ -1,6 +1,6 @@
 /*
  * db.c - the store's handle: open, pragmas, migrations by user_version,
- * error classification, registered statements, transactions, teardown.
+ * error classification, the statement API, transactions, teardown.
  * Accounts and sessions are in db_account.c.
  */
 #include "config.h"
@@ -70,7 +70,6 @@ int64_t db_now(const db *d)
 const struct db_open_info *db_info(const db *d) { return &d->info; }
 enum db_err db_errcode(const db *d) { return d->err; }
 const char *db_errmsg(const db *d) { return d->errmsg; }
-struct sqlite3 *db_sqlite(db *d) { return d->h; }
 
 /* Runs SQL without results (pragmas, scripts, transaction control). */
 int db_exec(db *d, const char *sql, const char *what)
@@ -129,24 +128,6 @@ int db_exec_q(db *d, sqlite3_stmt *st, const char *what)
     return db_fail_sqlite(d, rc, what);
 }
 
-struct sqlite3_stmt *db_stmt_register(db *d, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    if (d->n_extra >= DB_MAX_STMTS) {
-        db_failf(d, DB_E_NOMEM, "more than %d registered statements", DB_MAX_STMTS);
-        return NULL;
-    }
-    rc = sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
-    if (rc != SQLITE_OK) {
-        db_fail_sqlite(d, rc, "prepare");
-        return NULL;
-    }
-    d->extra[d->n_extra++] = st;
-    return st;
-}
-
 db_stmt *db_prepare(db *d, const char *sql)
 {
     sqlite3_stmt *st = NULL;
@@ -170,11 +151,19 @@ db_stmt *db_prepare(db *d, const char *sql)
 int db_bind(db_stmt *s, const char *types, ...)
 {
     va_list ap;
+
+    va_start(ap, types);
+    int rc = db_vbind(s, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+int db_vbind(db_stmt *s, const char *types, va_list ap)
+{
     int rc = SQLITE_OK;
 
     sqlite3_reset(s->st);
     sqlite3_clear_bindings(s->st);
-    va_start(ap, types);
     for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
         const char *p;
         switch (types[i]) {
@@ -194,7 +183,6 @@ int db_bind(db_stmt *s, const char *types, ...)
             rc = SQLITE_MISUSE;
         }
     }
-    va_end(ap);
     return rc == SQLITE_OK ? 0 : db_fail_sqlite(s->d, rc, "bind");
 }
 
@@ -412,8 +400,6 @@ void db_close(db *d)
         return;
     for (int i = 0; i < DB_Q__COUNT; i++)
         sqlite3_finalize(d->q[i]);
-    for (size_t i = 0; i < d->n_extra; i++)
-        sqlite3_finalize(d->extra[i]);
     for (size_t i = 0; i < d->n_stmts; i++)
         sqlite3_finalize(d->stmts[i].st);
     /* sqlite3_close_v2 defers the close if something is still open instead

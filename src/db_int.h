@@ -47,8 +47,6 @@ struct db {
     enum db_err             err;
     char                    errmsg[DB_MAX_ERRMSG];
     sqlite3_stmt           *q[DB_Q__COUNT];        /* NULL: schema lacks it */
-    sqlite3_stmt           *extra[DB_MAX_STMTS];   /* db_stmt_register() */
-    size_t                  n_extra;
     struct db_stmt          stmts[DB_MAX_STMTS];   /* db_prepare() */
     size_t                  n_stmts;
     char                    dummy_hash[PWHASH_MAX];/* for unknown users */
@@ -57,6 +55,9 @@ struct db {
 /* Records a failure of class `code` with a printf message; returns -1. */
 int db_failf(db *d, enum db_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Records a failure of a raw sqlite3 call: errcode/errmsg from rc and the
+ * handle's message, prefixed by `what`.  Returns -1. */
+int db_fail_sqlite(db *d, int rc, const char *what);
 /* Maps an SQLite result code to enum db_err. */
 enum db_err db_classify(int rc);
 /* Returns statement q (reset, bindings cleared), or NULL with DB_E_NOSCHEMA

@@ -23,6 +23,7 @@
 #ifndef WEAPROUS_DB_H
 #define WEAPROUS_DB_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -123,6 +124,9 @@ db_stmt *db_prepare(db *d, const char *sql);
  * string: 'i' an int64_t, 't' a NUL-terminated string (NULL binds NULL),
  * 'T' a string given as (const char *, size_t).  0, or -1 recorded. */
 int db_bind(db_stmt *s, const char *types, ...);
+/* db_bind() with the parameters in a va_list (for a module's own binding
+ * helper); ap is consumed. */
+int db_vbind(db_stmt *s, const char *types, va_list ap);
 /* Steps to the next row: 1 a row, 0 done (the statement is reset), -1 on
  * failure (reset, recorded). */
 int db_row(db_stmt *s);
@@ -144,21 +148,10 @@ int64_t db_last_rowid(db *d);
  * 0, or -1 recorded with `what` in the message. */
 int db_exec(db *d, const char *sql, const char *what);
 
-/* For modules that add their own queries on this handle (the tracker): the
- * statement is prepared once, owned by the handle and finalised by
- * db_close().  Returns NULL on failure (db_errmsg says why).  The caller
- * resets it after each use (sqlite3_reset) and never finalises it. */
-struct sqlite3_stmt *db_stmt_register(db *d, const char *sql);
-/* The raw handle, for sqlite3_bind_* error texts and changes(). */
-struct sqlite3 *db_sqlite(db *d);
 /* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK): 0 or -1. */
 int db_begin(db *d);
 int db_commit(db *d);
 int db_rollback(db *d);
-/* Records a failure from a raw sqlite3 call made by another module: sets
- * errcode/errmsg from rc and the handle's message, prefixed by `what`.
- * Returns -1 so callers can `return db_fail_sqlite(d, rc, "...")`. */
-int db_fail_sqlite(db *d, int rc, const char *what);
 
 /* ---- accounts ---- */
 

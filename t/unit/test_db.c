@@ -124,17 +124,18 @@ static void test_empty_file_and_wal(void)
     db *d = open_ok(p, NULL);
     ok(d != NULL, "an existing empty file is an empty database");
     if (d) {
-        sqlite3_stmt *st;
-        const char *mode = "";
-        sqlite3_prepare_v2(db_sqlite(d), "PRAGMA journal_mode", -1, &st, NULL);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            mode = (const char *)sqlite3_column_text(st, 0);
+        db_stmt *st = db_prepare(d, "PRAGMA journal_mode");
+        char mode[16] = "";
+        if (st && db_bind(st, "") == 0 && db_row(st) == 1) {
+            db_col_copy(st, 0, mode, sizeof mode);
+            db_stmt_reset(st);
+        }
         is_str(mode, "wal", "journal mode is WAL");
-        sqlite3_finalize(st);
-        sqlite3_prepare_v2(db_sqlite(d), "PRAGMA foreign_keys", -1, &st, NULL);
-        is_int(sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1, 1,
+        st = db_prepare(d, "PRAGMA foreign_keys");
+        is_int(st && db_bind(st, "") == 0 && db_row(st) == 1 ? db_col_int(st, 0) : -1, 1,
                "foreign keys on");
-        sqlite3_finalize(st);
+        if (st)
+            db_stmt_reset(st);
     }
     db_close(d);
     rm_db(p);
@@ -541,19 +542,16 @@ static void test_other_schema(void)
     if (!ok(d != NULL, "peer schema opens"))
         return;
     ok(!db_info(d)->created_admin, "no admin in a peer database");
-    sqlite3_stmt *st = db_stmt_register(d, "INSERT INTO messages VALUES (?1, ?2, 'hi')");
-    ok(st != NULL, "statement registered");
-    if (st) {
-        sqlite3_bind_text(st, 1, "alice", -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, 1);
-        is_int(sqlite3_step(st), SQLITE_DONE, "registered statement runs");
-        sqlite3_reset(st);
-    }
-    ok(db_stmt_register(d, "SELECT nonsense FROM nowhere") == NULL &&
+    db_stmt *st = db_prepare(d, "INSERT INTO messages VALUES (?1, ?2, 'hi')");
+    ok(st != NULL, "statement prepared on the peer schema");
+    if (st)
+        is_int(db_bind(st, "ti", "alice", (int64_t)1) == 0 ? db_run(st) : -1, 1,
+               "the statement runs");
+    ok(db_prepare(d, "SELECT nonsense FROM nowhere") == NULL &&
        strstr(db_errmsg(d), "nowhere"), "bad statement: %s", db_errmsg(d));
     ok(db_user_add(d, "x", "y") == -1 && db_errcode(d) == DB_E_NOSCHEMA,
        "accounts need the main schema");
-    db_close(d);   /* finalises the registered statement (ASan/valgrind) */
+    db_close(d);   /* finalises the prepared statement (ASan/valgrind) */
     is_int(raw_int(p, "SELECT count(*) FROM messages"), 1, "row persisted");
     rm_db(p);
 }
