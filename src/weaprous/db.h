@@ -28,6 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "weaprous/api.h"
+
+WR_API_BEGIN
+
 #define DB_MAX_NAME              32    /* user name bytes */
 #define DB_MAX_PASSWORD          1024  /* password bytes (crypt input cap) */
 #define DB_MAX_ERRMSG            512   /* bytes of db_errmsg() text */
@@ -230,5 +234,7 @@ int db_session_lookup(db *d, const char *token, struct db_session *s);
 int db_session_delete(db *d, const char *token);
 /* Deletes every expired session; returns how many, or -1. */
 long db_session_purge_expired(db *d);
+
+WR_API_END
 
 #endif
