@@ -49,6 +49,9 @@ struct db {
     sqlite3_stmt           *q[DB_Q__COUNT];        /* NULL: schema lacks it */
     struct db_stmt          stmts[DB_MAX_STMTS];   /* db_prepare() */
     size_t                  n_stmts;
+    bool                    group_open;            /* db_group_run() began one */
+    db_group_fn             group_fn;              /* db_group_hook() */
+    void                   *group_arg;
     char                    dummy_hash[PWHASH_MAX];/* for unknown users */
 };
 
@@ -63,7 +66,10 @@ enum db_err db_classify(int rc);
 /* Returns statement q (reset, bindings cleared), or NULL with DB_E_NOSCHEMA
  * when the schema set of this handle has no such table. */
 sqlite3_stmt *db_q(db *d, enum db_q q);
-/* Steps a statement that returns no row, then resets it.  0 or -1. */
+/* Before a write of its own: commits an open group (its hook is told). */
+void db_group_settle(db *d);
+/* Steps a statement that returns no row, then resets it (an open group
+ * is committed first).  0 or -1. */
 int db_exec_q(db *d, sqlite3_stmt *st, const char *what);
 
 /* The main schema's scripts, generated from db/NNN_*.sql by mk/sql2c.sh. */

@@ -157,6 +157,28 @@ int db_begin(db *d);
 int db_commit(db *d);
 int db_rollback(db *d);
 
+/* ---- group commit: many small writes, one transaction ----
+ *
+ * db_group_run() runs a write like db_run() but inside the handle's group
+ * transaction, which it opens (BEGIN IMMEDIATE) when none is open;
+ * db_group_commit() ends it.  Until then nothing of the group is durable:
+ * the caller tells no one that such a write is done.  Every other write
+ * on the handle (db_run, db_exec, db_begin, the accounts and sessions
+ * functions) commits an open group first, so that it never joins one and
+ * the group never waits for it; reads see the group's writes.  However
+ * the group ends, the hook set with db_group_hook() is called: rc 0 when
+ * it committed, -1 when it was rolled back (none of its writes happened;
+ * db_errmsg says why).  db_close() commits an open group.
+ */
+typedef void (*db_group_fn)(void *arg, int rc);
+void db_group_hook(db *d, db_group_fn fn, void *arg);
+/* The number of rows the write changed, or -1 (recorded; a failure that
+ * rolled the whole transaction back ends the group, hook told). */
+long db_group_run(db_stmt *s);
+/* Commits the open group (0 when none is open), else -1 rolled back. */
+int db_group_commit(db *d);
+bool db_group_open(const db *d);
+
 /* ---- accounts ---- */
 
 struct db_user {

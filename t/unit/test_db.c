@@ -627,6 +627,71 @@ out:
     rm_db(p);
 }
 
+/* What db_group_run()'s hook saw. */
+struct group_seen {
+    int calls, last_rc;
+};
+
+static void group_seen(void *arg, int rc)
+{
+    struct group_seen *g = arg;
+    g->calls++;
+    g->last_rc = rc;
+}
+
+/* Group commit: grouped writes are invisible to other connections until
+ * db_group_commit(); a failed statement leaves the group open; any other
+ * write commits the group first; db_close() commits it; the hook hears of
+ * every end. */
+static void test_group_commit(void)
+{
+    static const char *const scripts[] = {
+        "CREATE TABLE g (k INTEGER PRIMARY KEY, v TEXT);", NULL,
+    };
+    const struct db_schema sc = { .name = "group", .scripts = scripts };
+    struct db_options o = { .schema = &sc };
+    struct group_seen seen = { 0, 99 };
+    const char *p = tpath("group.db");
+    db *d = open_ok(p, &o);
+    db_stmt *ins = d ? db_prepare(d, "INSERT INTO g VALUES (?1, 'x')") : NULL;
+    if (!ok(ins != NULL, "group schema opens, statement prepared"))
+        goto out;
+    db_group_hook(d, group_seen, &seen);
+    is_int(db_group_commit(d), 0, "no group open: commit is a no-op");
+    is_int(seen.calls, 0, "... and the hook is not called");
+    long n = 0;
+    for (int64_t k = 1; k <= 3; k++)
+        n += db_bind(ins, "i", k) == 0 ? db_group_run(ins) : -9;
+    is_int(n, 3, "three grouped writes, one row each");
+    ok(db_group_open(d), "the group is open");
+    is_int(raw_int(p, "SELECT count(*) FROM g"), 0, "another connection sees none of them");
+    db_bind(ins, "i", (int64_t)2);
+    ok(db_group_run(ins) == -1 && db_errcode(d) == DB_E_EXISTS && db_group_open(d),
+       "a failed statement in the group: -1, the group stays open");
+    is_int(db_group_commit(d), 0, "commit");
+    ok(seen.calls == 1 && seen.last_rc == 0 && !db_group_open(d), "the hook heard: committed");
+    is_int(raw_int(p, "SELECT count(*) FROM g"), 3, "all three are in the file");
+
+    db_bind(ins, "i", (int64_t)4);
+    db_group_run(ins);
+    db_stmt *del = db_prepare(d, "DELETE FROM g WHERE k = 1");
+    is_int(del && db_bind(del, "") == 0 ? db_run(del) : -1, 1, "a write of its own");
+    ok(seen.calls == 2 && seen.last_rc == 0 && !db_group_open(d),
+       "... committed the open group first");
+    is_int(raw_int(p, "SELECT count(*) FROM g"), 3, "both in the file (one added, one deleted)");
+    db_bind(ins, "i", (int64_t)5);
+    db_group_run(ins);
+    ok(db_begin(d) == 0 && seen.calls == 3 && db_commit(d) == 0,
+       "db_begin commits an open group before its own transaction");
+    db_bind(ins, "i", (int64_t)6);
+    db_group_run(ins);
+out:
+    db_close(d);
+    is_int(seen.calls, ins ? 4 : 0, "db_close commits the open group");
+    is_int(raw_int(p, "SELECT count(*) FROM g"), ins ? 5 : 0, "its write is in the file");
+    rm_db(p);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_db.XXXXXX");
@@ -656,6 +721,7 @@ int main(void)
     rm_db(p);
     test_other_schema();
     test_stmt_api();
+    test_group_commit();
     rmdir(tmpdir);
     return done_testing();
 }
