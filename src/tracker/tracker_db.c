@@ -35,7 +35,8 @@
     "COALESCE(p.heartbeat_ms, 0), COALESCE(p.expires_at, 0) "
 
 enum tracker_q {
-    TQ_ALL_OFFLINE, TQ_PEER_PREV, TQ_PEER_PUT, TQ_PEER_BEAT, TQ_PEER_STOP,
+    TQ_ALL_OFFLINE, TQ_PEER_PREV, TQ_PEER_PUT, TQ_PEER_BEAT_QUIET, TQ_PEER_BEAT,
+    TQ_PEER_STOP,
     TQ_PEER_ACTIVE, TQ_PEER_LIST_ACTIVE, TQ_PEER_LIST_ALL, TQ_CHANNEL_PEERS,
     TQ_SWEEP, TQ_TICKET_PURGE,
     TQ_COUNT_ACTIVE, TQ_COUNT_PEERS, TQ_COUNT_CHANNELS, TQ_COUNT_USERS,
@@ -60,6 +61,12 @@ static const char *const tracker_sql[TQ__COUNT] = {
         " port = excluded.port, registered_at = excluded.registered_at,"
         " last_seen_at = excluded.last_seen_at, heartbeat_ms = excluded.heartbeat_ms,"
         " expires_at = excluded.expires_at, online = 1, stopped_at = NULL",
+    /* An active peer whose last_seen stays in its slot (?5 seconds): what
+     * the lists show stays the same. */
+    [TQ_PEER_BEAT_QUIET] =
+        "UPDATE peers SET last_seen_at = ?2, heartbeat_ms = ?3, expires_at = ?4"
+        " WHERE user_id = ?1 AND stopped_at IS NULL AND online = 1"
+        " AND expires_at > ?2 AND last_seen_at / ?5 = ?2 / ?5",
     [TQ_PEER_BEAT] =
         "UPDATE peers SET last_seen_at = ?2, heartbeat_ms = ?3, expires_at = ?4,"
         " online = 1 WHERE user_id = ?1 AND stopped_at IS NULL",
@@ -166,17 +173,42 @@ static db_stmt *stmt_bind(struct tracker *tr, enum tracker_q q, const char *type
     return rc < 0 ? NULL : s;
 }
 
-/* Runs a statement without rows; returns the changed row count or -1. */
-static int stmt_run(struct tracker *tr, db_stmt *s)
+/* Writes that no list shows (tickets, invitations, a quiet heart-beat):
+ * they leave the cached lists alone. */
+static const bool tracker_unlisted[TQ__COUNT] = {
+    [TQ_PEER_BEAT_QUIET] = true, [TQ_TICKET_PURGE] = true, [TQ_TICKET_INSERT] = true,
+    [TQ_TICKET_USE] = true, [TQ_INVITE_DELETE] = true, [TQ_INVITE_INSERT] = true,
+};
+
+enum write_kind {
+    WRITE_NOW,       /* committed when it returns (an open group first) */
+    WRITE_GROUPED,   /* in the group commit: durable when the group commits */
+};
+
+/* Runs write q with its parameters bound: the changed row count or -1.
+ * A write that lists show ends the cached lists: now (after a failure
+ * too: a rolled-back write costs a rebuild, a missed one would cost a
+ * wrong answer), or for a grouped one when its group ends. */
+static int stmt_run(struct tracker *tr, enum tracker_q q, enum write_kind kind,
+                    const char *types, ...)
 {
-    if (!s)
+    db_stmt *s = tr->q->st[q];
+    va_list ap;
+    va_start(ap, types);
+    int rc = db_vbind(s, types, ap);
+    va_end(ap);
+    if (rc < 0)
         return -1;
-    long n = db_run(s);
-    /* Any write may change a /get-list answer: the cached lists are
-     * rebuilt (after a failure too: a rolled-back write costs a rebuild,
-     * a missed one would cost a wrong answer). */
-    if (n != 0)
-        tr->list_gen++;
+    if (kind == WRITE_NOW) {
+        long n = db_run(s);
+        if (n != 0 && !tracker_unlisted[q])
+            tr->list_gen++;
+        return (int)n;
+    }
+    long n = db_group_run(s);
+    if (n > 0 && !tracker_unlisted[q])
+        tr->group.shown = true;
+    tracker_group_arm(tr);
     return (int)n;
 }
 
@@ -202,7 +234,7 @@ static int64_t peer_expiry(struct tracker *tr, unsigned ms)
 
 int tracker_db_all_offline(struct tracker *tr)
 {
-    return stmt_run(tr, stmt_bind(tr, TQ_ALL_OFFLINE, "")) < 0 ? -1 : 0;
+    return stmt_run(tr, TQ_ALL_OFFLINE, WRITE_NOW, "") < 0 ? -1 : 0;
 }
 
 int tracker_db_peer_put(struct tracker *tr, int64_t user, const char *ip, int port,
@@ -216,20 +248,24 @@ int tracker_db_peer_put(struct tracker *tr, int64_t user, const char *ip, int po
                            || (int)db_col_int(st, 1) != port);
     if (r == 1)
         db_stmt_reset(st);
-    st = stmt_bind(tr, TQ_PEER_PUT, "itiiii", user, ip, (int64_t)port, now_s(tr),
-            (int64_t)heartbeat_ms, peer_expiry(tr, heartbeat_ms));
-    return stmt_run(tr, st) < 0 ? -1 : 0;
+    return stmt_run(tr, TQ_PEER_PUT, WRITE_GROUPED, "itiiii", user, ip, (int64_t)port,
+                    now_s(tr), (int64_t)heartbeat_ms, peer_expiry(tr, heartbeat_ms)) < 0
+           ? -1 : 0;
 }
 
 int tracker_db_peer_beat(struct tracker *tr, int64_t user, unsigned heartbeat_ms)
 {
-    return stmt_run(tr, stmt_bind(tr, TQ_PEER_BEAT, "iiii", user, now_s(tr),
-                         (int64_t)heartbeat_ms, peer_expiry(tr, heartbeat_ms)));
+    int64_t now = now_s(tr), ms = heartbeat_ms, expires = peer_expiry(tr, heartbeat_ms);
+    int n = stmt_run(tr, TQ_PEER_BEAT_QUIET, WRITE_GROUPED, "iiiii", user, now, ms, expires,
+                     (int64_t)TRACKER_LAST_SEEN_GRANULARITY);
+    if (n != 0)
+        return n;
+    return stmt_run(tr, TQ_PEER_BEAT, WRITE_GROUPED, "iiii", user, now, ms, expires);
 }
 
 int tracker_db_peer_stop(struct tracker *tr, int64_t user)
 {
-    return stmt_run(tr, stmt_bind(tr, TQ_PEER_STOP, "ii", user, now_s(tr)));
+    return stmt_run(tr, TQ_PEER_STOP, WRITE_NOW, "ii", user, now_s(tr));
 }
 
 static void peer_read(db_stmt *st, struct tracker_peer *p)
@@ -298,9 +334,9 @@ long tracker_db_sweep(struct tracker *tr)
     int64_t now = now_s(tr);
     /* Tickets are kept an hour past expiry so that a late verify gets 410
      * (used or expired) rather than 404. */
-    if (stmt_run(tr, stmt_bind(tr, TQ_TICKET_PURGE, "i", now - 3600)) < 0)
+    if (stmt_run(tr, TQ_TICKET_PURGE, WRITE_NOW, "i", now - 3600) < 0)
         return -1;
-    return stmt_run(tr, stmt_bind(tr, TQ_SWEEP, "i", now));
+    return stmt_run(tr, TQ_SWEEP, WRITE_NOW, "i", now);
 }
 
 int64_t tracker_db_count(struct tracker *tr, const char *what)
@@ -366,11 +402,11 @@ int tracker_db_channel_create(struct tracker *tr, const char *name, const char *
 {
     if (db_begin(tr->store) < 0)
         return -1;
-    if (stmt_run(tr, stmt_bind(tr, TQ_CHAN_INSERT, "tttii", name, access, password_hash,
-                      owner, now_s(tr))) < 0)
+    if (stmt_run(tr, TQ_CHAN_INSERT, WRITE_NOW, "tttii", name, access, password_hash,
+                 owner, now_s(tr)) < 0)
         goto fail;
     int64_t id = db_last_rowid(tr->store);
-    if (stmt_run(tr, stmt_bind(tr, TQ_MEMBER_INSERT, "iiti", id, owner, "owner", now_s(tr))) < 0)
+    if (stmt_run(tr, TQ_MEMBER_INSERT, WRITE_NOW, "iiti", id, owner, "owner", now_s(tr)) < 0)
         goto fail;
     return db_commit(tr->store);
 fail:
@@ -382,9 +418,9 @@ int tracker_db_join(struct tracker *tr, int64_t channel, int64_t user)
 {
     if (db_begin(tr->store) < 0)
         return -1;
-    if (stmt_run(tr, stmt_bind(tr, TQ_MEMBER_INSERT, "iiti", channel, user, "member",
-                      now_s(tr))) < 0
-        || stmt_run(tr, stmt_bind(tr, TQ_INVITE_DELETE, "ii", channel, user)) < 0) {
+    if (stmt_run(tr, TQ_MEMBER_INSERT, WRITE_NOW, "iiti", channel, user, "member",
+                 now_s(tr)) < 0
+        || stmt_run(tr, TQ_INVITE_DELETE, WRITE_NOW, "ii", channel, user) < 0) {
         db_rollback(tr->store);
         return -1;
     }
@@ -402,19 +438,19 @@ int tracker_db_invited(struct tracker *tr, int64_t channel, int64_t user)
 
 int tracker_db_invite(struct tracker *tr, int64_t channel, int64_t user, int64_t by)
 {
-    return stmt_run(tr, stmt_bind(tr, TQ_INVITE_INSERT, "iiii", channel, user, by,
-                         now_s(tr))) < 0 ? -1 : 0;
+    return stmt_run(tr, TQ_INVITE_INSERT, WRITE_NOW, "iiii", channel, user, by,
+                    now_s(tr)) < 0 ? -1 : 0;
 }
 
 int tracker_db_leave(struct tracker *tr, int64_t channel, int64_t user)
 {
     if (db_begin(tr->store) < 0)
         return -1;
-    int n = stmt_run(tr, stmt_bind(tr, TQ_MEMBER_DELETE, "ii", channel, user));
+    int n = stmt_run(tr, TQ_MEMBER_DELETE, WRITE_NOW, "ii", channel, user);
     if (n < 0
-        || stmt_run(tr, stmt_bind(tr, TQ_OWNER_PASS, "ii", channel, user)) < 0
-        || stmt_run(tr, stmt_bind(tr, TQ_OWNER_ROLE, "i", channel)) < 0
-        || stmt_run(tr, stmt_bind(tr, TQ_CHAN_DELETE_EMPTY, "i", channel)) < 0) {
+        || stmt_run(tr, TQ_OWNER_PASS, WRITE_NOW, "ii", channel, user) < 0
+        || stmt_run(tr, TQ_OWNER_ROLE, WRITE_NOW, "i", channel) < 0
+        || stmt_run(tr, TQ_CHAN_DELETE_EMPTY, WRITE_NOW, "i", channel) < 0) {
         db_rollback(tr->store);
         return -1;
     }
@@ -443,8 +479,8 @@ int tracker_db_channel_list(struct tracker *tr, int64_t user, tracker_channel_cb
 int tracker_db_ticket_put(struct tracker *tr, const char *hash, int64_t caller,
                           int64_t target, int64_t expires_at)
 {
-    return stmt_run(tr, stmt_bind(tr, TQ_TICKET_INSERT, "tiiii", hash, caller, target,
-                         now_s(tr), expires_at)) < 0 ? -1 : 0;
+    return stmt_run(tr, TQ_TICKET_INSERT, WRITE_NOW, "tiiii", hash, caller, target,
+                    now_s(tr), expires_at) < 0 ? -1 : 0;
 }
 
 int64_t tracker_db_ticket_open(struct tracker *tr, int64_t caller)
@@ -476,7 +512,7 @@ int tracker_db_ticket_use(struct tracker *tr, const char *hash, int64_t target,
         return TRACKER_TICKET_USED;
     if (expires <= now_s(tr))
         return TRACKER_TICKET_EXPIRED;
-    int n = stmt_run(tr, stmt_bind(tr, TQ_TICKET_USE, "tii", hash, target, now_s(tr)));
+    int n = stmt_run(tr, TQ_TICKET_USE, WRITE_NOW, "tii", hash, target, now_s(tr));
     if (n < 0)
         return -1;
     /* 0 rows: another process sharing the file used it in between. */

@@ -116,6 +116,7 @@ static int tracker_setup(struct tracker *tr, struct role_opts *o, ev_loop *loop)
         log_warn("app");
         return -1;
     }
+    tracker_group_init(tr);
     if (tracker_status_routes(tr) < 0 || tracker_auth_routes(tr) < 0
         || tracker_peer_routes(tr) < 0 || tracker_channel_routes(tr) < 0
         || tracker_ticket_routes(tr) < 0) {
@@ -162,6 +163,7 @@ static int tracker_check(struct tracker *tr, struct role_opts *o)
 
 static void tracker_free(struct tracker *tr)
 {
+    tracker_group_release(tr);
     if (tr->app)
         app_free(tr->app);
     rl_free(tr->limiter);
