@@ -2,9 +2,11 @@
  * tracker_db.c - every SQL statement on the tracker's tables (db/003_tracker.sql),
  * prepared once at start-up on the store's handle (db_prepare) and
  * finalised by db_close().  SQLite itself is the store's business: this
- * file binds, runs and reads through weaprous/db.h only.  Functions return 0 / -1 with the store's error
- * recorded (db_errcode, db_errmsg) unless their comment in tracker.h says
- * otherwise.
+ * file binds, runs and reads through weaprous/db.h only.  The peers'
+ * registrations and heart-beats are written in the group commit
+ * (tracker_group.c); every other write commits at once.  Functions return
+ * 0 / -1 with the store's error recorded (db_errcode, db_errmsg) unless
+ * their comment in tracker.h says otherwise.
  */
 #include "config.h"
 
