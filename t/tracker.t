@@ -577,6 +577,10 @@ is_(srv.stop(), 0, 'SIGTERM: clean exit')
 
 # --- a registration answered 200 is committed: it survives kill -9 ---
 srv = Server('tracker', '--db', dbfile, '--allow-advertised-addr').start()
+# first, a beat that writes nothing (admin never registered) opens and
+# ends a group without answers waiting
+err_is(Client(srv.port, admin).call('POST', '/heartbeat'), 404,
+       'a fresh tracker\'s first beat, of an unregistered peer: 404')
 st, h, body = Client(srv.port, bulk['peer0001']).call(
     'POST', '/submit-info', {'ip': '10.7.7.7', 'port': 7777})
 srv.stop(signal.SIGKILL)

@@ -59,6 +59,8 @@ static void group_answer(struct tracker *tr)
         else
             tracker_store_error(tr, w.t, w.b.registered ? "submit-info" : "heartbeat");
     }
+    if (done == 0)
+        return;   /* a group without answers (a 404 beat), or none at all */
     memmove(g->w, g->w + done, (g->n - done) * sizeof(*g->w));
     g->n -= done;
 }
