@@ -1,6 +1,7 @@
 /*
  * db.c - the store's handle: open, pragmas, migrations by user_version,
- * error classification, registered statements, transactions, teardown.
+ * error classification, the statement API, transactions and group
+ * commit, teardown.
  * Accounts and sessions are in db_account.c.
  */
 #include "config.h"
@@ -70,10 +71,9 @@ int64_t db_now(const db *d)
 const struct db_open_info *db_info(const db *d) { return &d->info; }
 enum db_err db_errcode(const db *d) { return d->err; }
 const char *db_errmsg(const db *d) { return d->errmsg; }
-struct sqlite3 *db_sqlite(db *d) { return d->h; }
 
-/* Runs SQL without results (pragmas, scripts, transaction control). */
-int db_exec(db *d, const char *sql, const char *what)
+/* Runs SQL without results, group or not (transaction control itself). */
+static int db_exec_raw(db *d, const char *sql, const char *what)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(d->h, sql, NULL, NULL, &msg);
@@ -85,8 +85,19 @@ int db_exec(db *d, const char *sql, const char *what)
     return -1;
 }
 
-int db_begin(db *d)    { return db_exec(d, "BEGIN IMMEDIATE", "begin transaction"); }
-int db_commit(db *d)   { return db_exec(d, "COMMIT", "commit"); }
+int db_exec(db *d, const char *sql, const char *what)
+{
+    db_group_settle(d);
+    return db_exec_raw(d, sql, what);
+}
+
+int db_begin(db *d)
+{
+    db_group_settle(d);
+    return db_exec_raw(d, "BEGIN IMMEDIATE", "begin transaction");
+}
+
+int db_commit(db *d)   { return db_exec_raw(d, "COMMIT", "commit"); }
 
 int db_rollback(db *d)
 {
@@ -97,12 +108,70 @@ int db_rollback(db *d)
     memcpy(keep, d->errmsg, sizeof keep);
     if (sqlite3_get_autocommit(d->h))
         return 0;   /* SQLite already rolled back (e.g. after SQLITE_FULL) */
-    int rc = db_exec(d, "ROLLBACK", "rollback");
+    int rc = db_exec_raw(d, "ROLLBACK", "rollback");
     if (e != DB_E_NONE) {
         d->err = e;
         memcpy(d->errmsg, keep, sizeof keep);
     }
     return rc;
+}
+
+/* ---- group commit ---- */
+
+void db_group_hook(db *d, db_group_fn fn, void *arg)
+{
+    d->group_fn = fn;
+    d->group_arg = arg;
+}
+
+bool db_group_open(const db *d) { return d->group_open; }
+
+/* Ends the open group: committed (rc 0) or, when commit is false or the
+ * COMMIT fails, rolled back (-1); tells the hook either way. */
+static int db_group_end(db *d, bool commit)
+{
+    if (!d->group_open)
+        return 0;
+    d->group_open = false;
+    int rc = commit ? db_exec_raw(d, "COMMIT", "group commit") : -1;
+    if (rc < 0)
+        db_rollback(d);
+    if (d->group_fn)
+        d->group_fn(d->group_arg, rc);
+    return rc;
+}
+
+int db_group_commit(db *d) { return db_group_end(d, true); }
+
+void db_group_settle(db *d)
+{
+    /* The group's outcome goes to its hook; the write that follows has
+     * its own. */
+    if (d->group_open)
+        db_group_end(d, true);
+}
+
+long db_group_run(db_stmt *s)
+{
+    db *d = s->d;
+
+    if (!d->group_open) {
+        if (db_exec_raw(d, "BEGIN IMMEDIATE", "begin group") < 0) {
+            sqlite3_reset(s->st);
+            return -1;
+        }
+        d->group_open = true;
+    }
+    int rc = sqlite3_step(s->st);
+    sqlite3_reset(s->st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return (long)sqlite3_changes(d->h);
+    db_fail_sqlite(d, rc, "update");
+    /* An I/O error or a full disk rolls the whole transaction back, not
+     * just this statement: the group is lost. */
+    if (sqlite3_get_autocommit(d->h))
+        db_group_end(d, false);
+    return -1;
 }
 
 sqlite3_stmt *db_q(db *d, enum db_q q)
@@ -121,30 +190,13 @@ sqlite3_stmt *db_q(db *d, enum db_q q)
 
 int db_exec_q(db *d, sqlite3_stmt *st, const char *what)
 {
+    db_group_settle(d);
     int rc = sqlite3_step(st);
 
     sqlite3_reset(st);
     if (rc == SQLITE_DONE || rc == SQLITE_ROW)
         return 0;
     return db_fail_sqlite(d, rc, what);
-}
-
-struct sqlite3_stmt *db_stmt_register(db *d, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    if (d->n_extra >= DB_MAX_STMTS) {
-        db_failf(d, DB_E_NOMEM, "more than %d registered statements", DB_MAX_STMTS);
-        return NULL;
-    }
-    rc = sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
-    if (rc != SQLITE_OK) {
-        db_fail_sqlite(d, rc, "prepare");
-        return NULL;
-    }
-    d->extra[d->n_extra++] = st;
-    return st;
 }
 
 db_stmt *db_prepare(db *d, const char *sql)
@@ -170,11 +222,19 @@ db_stmt *db_prepare(db *d, const char *sql)
 int db_bind(db_stmt *s, const char *types, ...)
 {
     va_list ap;
+
+    va_start(ap, types);
+    int rc = db_vbind(s, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+int db_vbind(db_stmt *s, const char *types, va_list ap)
+{
     int rc = SQLITE_OK;
 
     sqlite3_reset(s->st);
     sqlite3_clear_bindings(s->st);
-    va_start(ap, types);
     for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
         const char *p;
         switch (types[i]) {
@@ -194,7 +254,6 @@ int db_bind(db_stmt *s, const char *types, ...)
             rc = SQLITE_MISUSE;
         }
     }
-    va_end(ap);
     return rc == SQLITE_OK ? 0 : db_fail_sqlite(s->d, rc, "bind");
 }
 
@@ -210,6 +269,7 @@ int db_row(db_stmt *s)
 
 long db_run(db_stmt *s)
 {
+    db_group_settle(s->d);
     int rc = sqlite3_step(s->st);
 
     sqlite3_reset(s->st);
@@ -410,10 +470,9 @@ void db_close(db *d)
 {
     if (!d)
         return;
+    db_group_commit(d);
     for (int i = 0; i < DB_Q__COUNT; i++)
         sqlite3_finalize(d->q[i]);
-    for (size_t i = 0; i < d->n_extra; i++)
-        sqlite3_finalize(d->extra[i]);
     for (size_t i = 0; i < d->n_stmts; i++)
         sqlite3_finalize(d->stmts[i].st);
     /* sqlite3_close_v2 defers the close if something is still open instead

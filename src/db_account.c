@@ -381,6 +381,7 @@ static void db_session_touch(db *d, const char *digest, int64_t now)
         return;
     sqlite3_bind_text(st, 1, digest, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, now);
+    db_group_settle(d);
     sqlite3_step(st);
     sqlite3_reset(st);
 }

@@ -47,22 +47,29 @@ struct db {
     enum db_err             err;
     char                    errmsg[DB_MAX_ERRMSG];
     sqlite3_stmt           *q[DB_Q__COUNT];        /* NULL: schema lacks it */
-    sqlite3_stmt           *extra[DB_MAX_STMTS];   /* db_stmt_register() */
-    size_t                  n_extra;
     struct db_stmt          stmts[DB_MAX_STMTS];   /* db_prepare() */
     size_t                  n_stmts;
+    bool                    group_open;            /* db_group_run() began one */
+    db_group_fn             group_fn;              /* db_group_hook() */
+    void                   *group_arg;
     char                    dummy_hash[PWHASH_MAX];/* for unknown users */
 };
 
 /* Records a failure of class `code` with a printf message; returns -1. */
 int db_failf(db *d, enum db_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Records a failure of a raw sqlite3 call: errcode/errmsg from rc and the
+ * handle's message, prefixed by `what`.  Returns -1. */
+int db_fail_sqlite(db *d, int rc, const char *what);
 /* Maps an SQLite result code to enum db_err. */
 enum db_err db_classify(int rc);
 /* Returns statement q (reset, bindings cleared), or NULL with DB_E_NOSCHEMA
  * when the schema set of this handle has no such table. */
 sqlite3_stmt *db_q(db *d, enum db_q q);
-/* Steps a statement that returns no row, then resets it.  0 or -1. */
+/* Before a write of its own: commits an open group (its hook is told). */
+void db_group_settle(db *d);
+/* Steps a statement that returns no row, then resets it (an open group
+ * is committed first).  0 or -1. */
 int db_exec_q(db *d, sqlite3_stmt *st, const char *what);
 
 /* The main schema's scripts, generated from db/NNN_*.sql by mk/sql2c.sh. */

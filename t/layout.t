@@ -4,8 +4,9 @@ live"): the library is flat in src/ and knows nothing of the programs; a
 role's folder (src/proxy/, src/tracker/, src/peer/) includes only the
 public headers (weaprous/*.h), the program shell's cmd/role.h and its own
 files; src/cmd/ includes the public headers and its own files; the sample
-app includes only <weaprous.h>; and no file reaches itself through its
-quoted includes (no cycle)."""
+app includes only <weaprous.h>; the store owns SQL (only src/db*.c
+include <sqlite3.h>); and no file reaches itself through its quoted
+includes (no cycle)."""
 
 import os
 import re
@@ -89,6 +90,18 @@ bad = [(f, n) for f in sources(os.path.join(SRC, 'sampleapp'))
        for k, n in includes(os.path.join(SRC, 'sampleapp', f))
        if k == '"' or n.startswith('weaprous/') and n != 'weaprous.h']
 is_(bad, [], 'the sample app includes only <weaprous.h> and system headers')
+
+# --- the store owns SQL: <sqlite3.h> only in src/db*.[ch] -------------------
+bad = []
+for root, dirs, files in os.walk(SRC):
+    for f in sorted(files):
+        rel = os.path.relpath(os.path.join(root, f), SRC)
+        if f.endswith(('.c', '.h')) and not re.match(r'db[^/]*\.[ch]$', rel) and \
+                ('<', 'sqlite3.h') in includes(os.path.join(root, f)):
+            bad.append(rel)
+if not is_(bad, [], 'only the store (src/db*.[ch]) includes <sqlite3.h>'):
+    for b in bad:
+        diag(b)
 
 # --- no include cycle --------------------------------------------------------
 graph = {}

@@ -3,8 +3,10 @@
 # error status, heart-beat expiry, one active peer per account, the three
 # channel access policies, tickets (single use, expiry, binding), the
 # failure limiter (logins, sign-ups, channel passwords), restart with state
-# kept, 1,000 peers listed and the cached lists, the status page and
-# /metrics, SIGHUP re-reading the configuration file.  Real processes, real sockets.
+# kept, 1,000 peers listed and the cached lists (kept by a heart-beat that
+# changes nothing shown), group commit of heart-beats, a registration
+# surviving kill -9, the status page and /metrics, SIGHUP re-reading the
+# configuration file.  Real processes, real sockets.
 import hashlib
 import http.client
 import json
@@ -524,7 +526,77 @@ st, h, body = A.call('GET', '/get-list?all=1')
 is_([p['online'] for p in body['peers'] if p['user'] == 'bob'], [False],
     'all=1 shows bob offline too')
 
+# --- a heart-beat that changes nothing a list shows keeps the cached list:
+# alice is active at the same address and her last_seen stays in its
+# minute (lists give last_seen rounded down to the minute).  Her first
+# beat may open a new minute; the second is the quiet one, unless a minute
+# boundary fell in between (then once more).
+def minute():
+    return int(time.time()) // 60
+
+
+for attempt in range(3):
+    m0 = minute()
+    A.call('POST', '/heartbeat')
+    A.call('GET', '/get-list')
+    builds = metric(srv.port, 'weaprous_tracker_list_builds_total')
+    st = A.call('POST', '/heartbeat')[0]
+    listed = A.call('GET', '/get-list')[2]
+    if minute() == m0:
+        break
+is_(st, 200, 'alice beats again')
+is_(metric(srv.port, 'weaprous_tracker_list_builds_total'), builds,
+    'a heart-beat that changes nothing a list shows: the cached list is not rebuilt')
+ok(all(p['last_seen'] % 60 == 0 for p in listed['peers']),
+   'last_seen is given to the minute (rounded down)')
+
+# --- group commit: heart-beats that arrive together share one
+# transaction.  The tracker is stopped while 50 peers send a beat each,
+# so that one loop pass finds them all; each has beaten once alone just
+# before (a session seen more than a minute ago is refreshed on its own,
+# which commits the group early).
+group = sorted(bulk)[:50]
+for name in group:
+    P.call('POST', '/heartbeat', token=bulk[name])
+commits = metric(srv.port, 'weaprous_tracker_group_commits_total')
+writes = metric(srv.port, 'weaprous_tracker_group_writes_total')
+conns = [http.client.HTTPConnection('127.0.0.1', srv.port, timeout=10) for _ in group]
+for c in conns:
+    c.connect()
+srv.proc.send_signal(signal.SIGSTOP)
+try:
+    for c, name in zip(conns, group):
+        c.request('POST', '/heartbeat', b'', {'Authorization': 'Bearer ' + bulk[name]})
+finally:
+    srv.proc.send_signal(signal.SIGCONT)
+codes = []
+for c in conns:
+    r = c.getresponse()
+    r.read()
+    codes.append(r.status)
+    c.close()
+is_(codes, [200] * 50, '50 heart-beats at once: 200 each')
+dw = metric(srv.port, 'weaprous_tracker_group_writes_total') - writes
+dc = metric(srv.port, 'weaprous_tracker_group_commits_total') - commits
+ok(dw == 50 and 1 <= dc <= 5, '... answered after %d group commit(s) of their 50 writes' % dc)
+
 is_(srv.stop(), 0, 'SIGTERM: clean exit')
+
+# --- a registration answered 200 is committed: it survives kill -9 ---
+srv = Server('tracker', '--db', dbfile, '--allow-advertised-addr').start()
+# first, a beat that writes nothing (admin never registered) opens and
+# ends a group without answers waiting
+err_is(Client(srv.port, admin).call('POST', '/heartbeat'), 404,
+       'a fresh tracker\'s first beat, of an unregistered peer: 404')
+st, h, body = Client(srv.port, bulk['peer0001']).call(
+    'POST', '/submit-info', {'ip': '10.7.7.7', 'port': 7777})
+srv.stop(signal.SIGKILL)
+conn = sqlite3.connect(dbfile)
+row = conn.execute("SELECT ip, port FROM peers JOIN users ON users.id = peers.user_id"
+                   " WHERE users.name = 'peer0001'").fetchone()
+conn.close()
+is_((st, row), (200, ('10.7.7.7', 7777)),
+    'a registration answered 200 is in the file after kill -9')
 
 # --- SIGHUP re-reads the configuration file ---
 conf = os.path.join(tmp, 'tracker.conf')

@@ -9,6 +9,7 @@
  *   tracker_auth.c     /login /logout /register
  *   tracker_peers.c    /submit-info /heartbeat /get-list
  *   tracker_list.c     the serialized peer lists /get-list answers from
+ *   tracker_group.c    group commit: the peers' writes share a transaction
  *   tracker_channels.c /add-list /channels ...
  *   tracker_ticket.c   /connect-peer /verify-ticket
  *   tracker_status.c   the status page and /metrics
@@ -49,6 +50,8 @@
 #define TRACKER_STATUS_SLOTS       16     /* distinct statuses counted for /metrics */
 #define TRACKER_LIST_SLOTS         16     /* peer lists cached: active, all, channels */
 #define TRACKER_MAX_LIST           10000  /* peers in one answer; then "truncated" */
+#define TRACKER_LAST_SEEN_GRANULARITY 60  /* seconds: lists round last_seen down to it */
+#define TRACKER_GROUP_MAX          256    /* writes in one group commit; then it commits */
 
 /* Which peer list a /get-list answer carries. */
 enum tracker_list_kind {
@@ -92,6 +95,7 @@ struct tracker_metrics {
     uint64_t tickets_issued, tickets_verified;
     uint64_t peers_expired;
     uint64_t list_hits, list_builds;
+    uint64_t group_commits, group_writes;     /* group commits, the writes they held */
     struct { int status; uint64_t n; } responses[TRACKER_STATUS_SLOTS];
 };
 
@@ -102,6 +106,32 @@ struct tracker_config {
     bool     allow_signup;
     bool     allow_advertised;
     unsigned rate_max, rate_window;   /* failure limiter: failures per window (s) */
+};
+
+/* What /submit-info or /heartbeat answers once its write is committed. */
+struct tracker_beat {
+    bool     registered;                 /* /submit-info: ip, port, replaced said */
+    char     ip[TRACKER_MAX_IP + 1];
+    int      port;
+    bool     replaced;
+    unsigned ms;                         /* the interval told */
+};
+
+/* An answer waiting for the commit of its write (tracker_group.c). */
+struct tracker_wait {
+    http_txn *t;
+    int       rc;                        /* 1 its group is open, 0 committed, -1 lost */
+    struct tracker_beat b;
+};
+
+/* The group commit: answers in arrival order, the last `open` of them
+ * waiting for the group transaction open on the store. */
+struct tracker_group {
+    struct tracker_wait *w;
+    size_t    n, cap, open;
+    bool      shown;                     /* the open group holds a write lists show */
+    int       last_rc;                   /* how the last group ended */
+    ev_timer  end;                       /* the end of the pass that wrote */
 };
 
 struct tracker {
@@ -120,6 +150,7 @@ struct tracker {
     uint64_t  list_gen;            /* bumped by every write of tracker_db.c */
     uint64_t  list_tick;           /* use clock of the list cache */
     struct tracker_list lists[TRACKER_LIST_SLOTS];
+    struct tracker_group group;    /* tracker_group.c */
 };
 
 /* The caller of a request, from its session. */
@@ -168,10 +199,14 @@ void tracker_db_release(struct tracker *tr);
 /* Marks every peer offline (start-up: they come back when they beat). */
 int tracker_db_all_offline(struct tracker *tr);
 /* Registers or replaces the peer of user; *replaced is true when an active
- * registration with another address existed. */
+ * registration with another address existed.  A write of the group
+ * commit: answer with tracker_group_wait(). */
 int tracker_db_peer_put(struct tracker *tr, int64_t user, const char *ip, int port,
                         unsigned heartbeat_ms, bool *replaced);
-/* Heart-beat: 1 refreshed, 0 no registered (non-stopped) peer, -1 error. */
+/* Heart-beat: 1 refreshed, 0 no registered (non-stopped) peer, -1 error.
+ * A write of the group commit: answer with tracker_group_wait().  A beat
+ * of an active peer within the same TRACKER_LAST_SEEN_GRANULARITY slot
+ * changes nothing a list shows and leaves the cached lists alone. */
 int tracker_db_peer_beat(struct tracker *tr, int64_t user, unsigned heartbeat_ms);
 /* Logout / "stopped": 1 when a peer was registered, 0 if none, -1 error. */
 int tracker_db_peer_stop(struct tracker *tr, int64_t user);
@@ -296,6 +331,28 @@ const struct tracker_list *tracker_list_get(struct tracker *tr,
                                             enum tracker_list_kind kind, int64_t channel);
 /* Frees the cached lists. */
 void tracker_list_release(struct tracker *tr);
+
+/* ---- tracker_group.c ---- */
+
+/* Sets the store's group hook (the store is open, the app made). */
+void tracker_group_init(struct tracker *tr);
+/* After a write into the group (tracker_db.c): makes sure it commits at
+ * the end of this loop pass. */
+void tracker_group_arm(struct tracker *tr);
+/* Answers t with b once the group holding its write commits (the store
+ * error if it is rolled back); now if it has ended already. */
+void tracker_group_wait(struct tracker *tr, http_txn *t, const struct tracker_beat *b);
+/* Before a list is built: commits a group holding a write lists show, so
+ * that lists say only what is committed. */
+void tracker_group_before_build(struct tracker *tr);
+/* Commits what is written and forgets the waiting answers (after the
+ * loop, before the app is freed). */
+void tracker_group_release(struct tracker *tr);
+
+/* ---- tracker_peers.c ---- */
+
+/* The 200 answer of /submit-info or /heartbeat. */
+void tracker_peer_answer(struct tracker *tr, http_txn *t, const struct tracker_beat *b);
 
 /* ---- handlers: register their routes on tr->app.  0 or -1. ---- */
 int tracker_auth_routes(struct tracker *tr);

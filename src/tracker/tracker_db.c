@@ -1,13 +1,15 @@
 /*
  * tracker_db.c - every SQL statement on the tracker's tables (db/003_tracker.sql),
- * prepared once at start-up on the store's handle (db_stmt_register) and
- * finalised by db_close().  Functions return 0 / -1 with the store's error
- * recorded (db_errcode, db_errmsg) unless their comment in tracker.h says
- * otherwise.
+ * prepared once at start-up on the store's handle (db_prepare) and
+ * finalised by db_close().  SQLite itself is the store's business: this
+ * file binds, runs and reads through weaprous/db.h only.  The peers'
+ * registrations and heart-beats are written in the group commit
+ * (tracker_group.c); every other write commits at once.  Functions return
+ * 0 / -1 with the store's error recorded (db_errcode, db_errmsg) unless
+ * their comment in tracker.h says otherwise.
  */
 #include "config.h"
 
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +37,8 @@
     "COALESCE(p.heartbeat_ms, 0), COALESCE(p.expires_at, 0) "
 
 enum tracker_q {
-    TQ_ALL_OFFLINE, TQ_PEER_PREV, TQ_PEER_PUT, TQ_PEER_BEAT, TQ_PEER_STOP,
+    TQ_ALL_OFFLINE, TQ_PEER_PREV, TQ_PEER_PUT, TQ_PEER_BEAT_QUIET, TQ_PEER_BEAT,
+    TQ_PEER_STOP,
     TQ_PEER_ACTIVE, TQ_PEER_LIST_ACTIVE, TQ_PEER_LIST_ALL, TQ_CHANNEL_PEERS,
     TQ_SWEEP, TQ_TICKET_PURGE,
     TQ_COUNT_ACTIVE, TQ_COUNT_PEERS, TQ_COUNT_CHANNELS, TQ_COUNT_USERS,
@@ -60,6 +63,12 @@ static const char *const tracker_sql[TQ__COUNT] = {
         " port = excluded.port, registered_at = excluded.registered_at,"
         " last_seen_at = excluded.last_seen_at, heartbeat_ms = excluded.heartbeat_ms,"
         " expires_at = excluded.expires_at, online = 1, stopped_at = NULL",
+    /* An active peer whose last_seen stays in its slot (?5 seconds): what
+     * the lists show stays the same. */
+    [TQ_PEER_BEAT_QUIET] =
+        "UPDATE peers SET last_seen_at = ?2, heartbeat_ms = ?3, expires_at = ?4"
+        " WHERE user_id = ?1 AND stopped_at IS NULL AND online = 1"
+        " AND expires_at > ?2 AND last_seen_at / ?5 = ?2 / ?5",
     [TQ_PEER_BEAT] =
         "UPDATE peers SET last_seen_at = ?2, heartbeat_ms = ?3, expires_at = ?4,"
         " online = 1 WHERE user_id = ?1 AND stopped_at IS NULL",
@@ -130,7 +139,7 @@ static const char *const tracker_sql[TQ__COUNT] = {
 };
 
 struct tracker_stmts {
-    sqlite3_stmt *st[TQ__COUNT];
+    db_stmt *st[TQ__COUNT];
 };
 
 int tracker_db_prepare(struct tracker *tr)
@@ -139,7 +148,7 @@ int tracker_db_prepare(struct tracker *tr)
     if (!tr->q)
         return -1;
     for (int i = 0; i < TQ__COUNT; i++) {
-        tr->q->st[i] = db_stmt_register(tr->store, tracker_sql[i]);
+        tr->q->st[i] = db_prepare(tr->store, tracker_sql[i]);
         if (!tr->q->st[i])
             return -1;
     }
@@ -153,71 +162,62 @@ void tracker_db_release(struct tracker *tr)
     tr->q = NULL;
 }
 
-/*
- * Statement q, reset, with parameters bound from a type string: 'i' an
- * int64_t, 't' a C string (NULL binds NULL).  NULL after recording the
- * failure.
- */
-static sqlite3_stmt *tq(struct tracker *tr, enum tracker_q q, const char *types, ...)
+/* Statement q with its parameters bound from a type string (db_bind's:
+ * 'i' an int64_t, 't' a C string, NULL binding NULL).  NULL after the
+ * store recorded the failure. */
+static db_stmt *stmt_bind(struct tracker *tr, enum tracker_q q, const char *types, ...)
 {
-    sqlite3_stmt *st = tr->q->st[q];
+    db_stmt *s = tr->q->st[q];
     va_list ap;
-    int rc = SQLITE_OK;
-
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     va_start(ap, types);
-    for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
-        if (types[i] == 'i')
-            rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-        else
-            rc = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
-                                   SQLITE_TRANSIENT);
-    }
+    int rc = db_vbind(s, types, ap);
     va_end(ap);
-    if (rc != SQLITE_OK) {
-        db_fail_sqlite(tr->store, rc, "bind");
-        return NULL;
-    }
-    return st;
+    return rc < 0 ? NULL : s;
 }
 
-/* Steps a statement without rows; returns the changed row count or -1. */
-static int tq_run(struct tracker *tr, sqlite3_stmt *st)
+/* Writes that no list shows (tickets, invitations, a quiet heart-beat):
+ * they leave the cached lists alone. */
+static const bool tracker_unlisted[TQ__COUNT] = {
+    [TQ_PEER_BEAT_QUIET] = true, [TQ_TICKET_PURGE] = true, [TQ_TICKET_INSERT] = true,
+    [TQ_TICKET_USE] = true, [TQ_INVITE_DELETE] = true, [TQ_INVITE_INSERT] = true,
+};
+
+enum write_kind {
+    WRITE_NOW,       /* committed when it returns (an open group first) */
+    WRITE_GROUPED,   /* in the group commit: durable when the group commits */
+};
+
+/* Runs write q with its parameters bound: the changed row count or -1.
+ * A write that lists show ends the cached lists: now (after a failure
+ * too: a rolled-back write costs a rebuild, a missed one would cost a
+ * wrong answer), or for a grouped one when its group ends. */
+static int stmt_run(struct tracker *tr, enum tracker_q q, enum write_kind kind,
+                    const char *types, ...)
 {
-    if (!st)
+    db_stmt *s = tr->q->st[q];
+    va_list ap;
+    va_start(ap, types);
+    int rc = db_vbind(s, types, ap);
+    va_end(ap);
+    if (rc < 0)
         return -1;
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    /* Any write may change a /get-list answer: the cached lists are
-     * rebuilt (after a failure too: a rolled-back write costs a rebuild,
-     * a missed one would cost a wrong answer). */
-    if (rc != SQLITE_DONE) {
-        tr->list_gen++;
-        return db_fail_sqlite(tr->store, rc, "tracker update");
+    if (kind == WRITE_NOW) {
+        long n = db_run(s);
+        if (n != 0 && !tracker_unlisted[q])
+            tr->list_gen++;
+        return (int)n;
     }
-    int n = sqlite3_changes(db_sqlite(tr->store));
-    if (n > 0)
-        tr->list_gen++;
-    return n;
+    long n = db_group_run(s);
+    if (n > 0 && !tracker_unlisted[q])
+        tr->group.shown = true;
+    tracker_group_arm(tr);
+    return (int)n;
 }
 
 /* Steps to the next row: 1 row, 0 done (statement reset), -1 error. */
-static int tq_row(struct tracker *tr, sqlite3_stmt *st)
+static int stmt_row(db_stmt *s)
 {
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : db_fail_sqlite(tr->store, rc, "tracker query");
-}
-
-static void col_text(sqlite3_stmt *st, int col, char *out, size_t cap)
-{
-    const unsigned char *s = sqlite3_column_text(st, col);
-    snprintf(out, cap, "%s", s ? (const char *)s : "");
+    return s ? db_row(s) : -1;
 }
 
 static int64_t now_s(struct tracker *tr)
@@ -236,79 +236,83 @@ static int64_t peer_expiry(struct tracker *tr, unsigned ms)
 
 int tracker_db_all_offline(struct tracker *tr)
 {
-    return tq_run(tr, tq(tr, TQ_ALL_OFFLINE, "")) < 0 ? -1 : 0;
+    return stmt_run(tr, TQ_ALL_OFFLINE, WRITE_NOW, "") < 0 ? -1 : 0;
 }
 
 int tracker_db_peer_put(struct tracker *tr, int64_t user, const char *ip, int port,
                         unsigned heartbeat_ms, bool *replaced)
 {
-    sqlite3_stmt *st = tq(tr, TQ_PEER_PREV, "ii", user, now_s(tr));
-    int r = tq_row(tr, st);
+    db_stmt *st = stmt_bind(tr, TQ_PEER_PREV, "ii", user, now_s(tr));
+    int r = stmt_row(st);
     if (r < 0)
         return -1;
-    *replaced = r == 1 && (strcmp((const char *)sqlite3_column_text(st, 0), ip) != 0
-                           || sqlite3_column_int(st, 1) != port);
+    *replaced = r == 1 && (strcmp(db_col_text(st, 0, NULL), ip) != 0
+                           || (int)db_col_int(st, 1) != port);
     if (r == 1)
-        sqlite3_reset(st);
-    st = tq(tr, TQ_PEER_PUT, "itiiii", user, ip, (int64_t)port, now_s(tr),
-            (int64_t)heartbeat_ms, peer_expiry(tr, heartbeat_ms));
-    return tq_run(tr, st) < 0 ? -1 : 0;
+        db_stmt_reset(st);
+    return stmt_run(tr, TQ_PEER_PUT, WRITE_GROUPED, "itiiii", user, ip, (int64_t)port,
+                    now_s(tr), (int64_t)heartbeat_ms, peer_expiry(tr, heartbeat_ms)) < 0
+           ? -1 : 0;
 }
 
 int tracker_db_peer_beat(struct tracker *tr, int64_t user, unsigned heartbeat_ms)
 {
-    return tq_run(tr, tq(tr, TQ_PEER_BEAT, "iiii", user, now_s(tr),
-                         (int64_t)heartbeat_ms, peer_expiry(tr, heartbeat_ms)));
+    int64_t now = now_s(tr), ms = heartbeat_ms, expires = peer_expiry(tr, heartbeat_ms);
+    int n = stmt_run(tr, TQ_PEER_BEAT_QUIET, WRITE_GROUPED, "iiiii", user, now, ms, expires,
+                     (int64_t)TRACKER_LAST_SEEN_GRANULARITY);
+    if (n != 0)
+        return n;
+    return stmt_run(tr, TQ_PEER_BEAT, WRITE_GROUPED, "iiii", user, now, ms, expires);
 }
 
 int tracker_db_peer_stop(struct tracker *tr, int64_t user)
 {
-    return tq_run(tr, tq(tr, TQ_PEER_STOP, "ii", user, now_s(tr)));
+    return stmt_run(tr, TQ_PEER_STOP, WRITE_NOW, "ii", user, now_s(tr));
 }
 
-static void peer_read(sqlite3_stmt *st, struct tracker_peer *p)
+static void peer_read(db_stmt *st, struct tracker_peer *p)
 {
-    col_text(st, 0, p->user, sizeof(p->user));
-    col_text(st, 1, p->ip, sizeof(p->ip));
-    p->port = sqlite3_column_int(st, 2);
-    p->online = sqlite3_column_int(st, 3) != 0;
-    p->last_seen_at = sqlite3_column_int64(st, 4);
-    p->registered_at = sqlite3_column_int64(st, 5);
-    p->heartbeat_ms = (unsigned)sqlite3_column_int64(st, 6);
-    p->expires_at = sqlite3_column_int64(st, 7);
+    db_col_copy(st, 0, p->user, sizeof(p->user));
+    db_col_copy(st, 1, p->ip, sizeof(p->ip));
+    p->port = (int)db_col_int(st, 2);
+    p->online = (int)db_col_int(st, 3) != 0;
+    p->last_seen_at = db_col_int(st, 4);
+    p->registered_at = db_col_int(st, 5);
+    p->heartbeat_ms = (unsigned)db_col_int(st, 6);
+    p->expires_at = db_col_int(st, 7);
 }
 
 int tracker_db_peer_active(struct tracker *tr, const char *user,
                            struct tracker_peer *p, int64_t *user_id)
 {
-    sqlite3_stmt *st = tq(tr, TQ_PEER_ACTIVE, "ti", user, now_s(tr));
-    int r = tq_row(tr, st);
+    db_stmt *st = stmt_bind(tr, TQ_PEER_ACTIVE, "ti", user, now_s(tr));
+    int r = stmt_row(st);
     if (r != 1)
         return r;
-    *user_id = sqlite3_column_int64(st, 0);
+    *user_id = db_col_int(st, 0);
     snprintf(p->user, sizeof(p->user), "%s", user);
-    col_text(st, 1, p->ip, sizeof(p->ip));
-    p->port = sqlite3_column_int(st, 2);
+    db_col_copy(st, 1, p->ip, sizeof(p->ip));
+    p->port = (int)db_col_int(st, 2);
     p->online = true;
-    p->last_seen_at = sqlite3_column_int64(st, 3);
-    p->registered_at = sqlite3_column_int64(st, 4);
-    p->heartbeat_ms = (unsigned)sqlite3_column_int64(st, 5);
+    p->last_seen_at = db_col_int(st, 3);
+    p->registered_at = db_col_int(st, 4);
+    p->heartbeat_ms = (unsigned)db_col_int(st, 5);
     p->expires_at = 0;   /* not needed by the callers */
-    sqlite3_reset(st);
+    db_stmt_reset(st);
     return 1;
 }
 
 /* Runs a peer query to the end, one callback per row; a non-zero return
  * from cb stops the walk and is returned. */
-static int peer_walk(struct tracker *tr, sqlite3_stmt *st, tracker_peer_cb cb, void *arg)
+static int peer_walk(struct tracker *tr, db_stmt *st, tracker_peer_cb cb, void *arg)
 {
     struct tracker_peer p;
     int r;
-    while ((r = tq_row(tr, st)) == 1) {
+    while ((r = stmt_row(st)) == 1) {
         peer_read(st, &p);
         int stop = cb(&p, arg);
         if (stop) {
-            sqlite3_reset(st);
+            db_stmt_reset(st);
             return stop;
         }
     }
@@ -317,14 +321,14 @@ static int peer_walk(struct tracker *tr, sqlite3_stmt *st, tracker_peer_cb cb, v
 
 int tracker_db_peer_list(struct tracker *tr, bool all, tracker_peer_cb cb, void *arg)
 {
-    return peer_walk(tr, tq(tr, all ? TQ_PEER_LIST_ALL : TQ_PEER_LIST_ACTIVE, "i",
+    return peer_walk(tr, stmt_bind(tr, all ? TQ_PEER_LIST_ALL : TQ_PEER_LIST_ACTIVE, "i",
                             now_s(tr)), cb, arg);
 }
 
 int tracker_db_channel_peers(struct tracker *tr, int64_t channel,
                              tracker_peer_cb cb, void *arg)
 {
-    return peer_walk(tr, tq(tr, TQ_CHANNEL_PEERS, "ii", channel, now_s(tr)), cb, arg);
+    return peer_walk(tr, stmt_bind(tr, TQ_CHANNEL_PEERS, "ii", channel, now_s(tr)), cb, arg);
 }
 
 long tracker_db_sweep(struct tracker *tr)
@@ -332,9 +336,9 @@ long tracker_db_sweep(struct tracker *tr)
     int64_t now = now_s(tr);
     /* Tickets are kept an hour past expiry so that a late verify gets 410
      * (used or expired) rather than 404. */
-    if (tq_run(tr, tq(tr, TQ_TICKET_PURGE, "i", now - 3600)) < 0)
+    if (stmt_run(tr, TQ_TICKET_PURGE, WRITE_NOW, "i", now - 3600) < 0)
         return -1;
-    return tq_run(tr, tq(tr, TQ_SWEEP, "i", now));
+    return stmt_run(tr, TQ_SWEEP, WRITE_NOW, "i", now);
 }
 
 int64_t tracker_db_count(struct tracker *tr, const char *what)
@@ -347,13 +351,13 @@ int64_t tracker_db_count(struct tracker *tr, const char *what)
         if (strcmp(counts[i].name, what) != 0)
             continue;
         /* Only the count of active peers depends on the time. */
-        sqlite3_stmt *st = counts[i].q == TQ_COUNT_ACTIVE
-                               ? tq(tr, counts[i].q, "i", now_s(tr))
-                               : tq(tr, counts[i].q, "");
-        if (tq_row(tr, st) != 1)
+        db_stmt *st = counts[i].q == TQ_COUNT_ACTIVE
+                               ? stmt_bind(tr, counts[i].q, "i", now_s(tr))
+                               : stmt_bind(tr, counts[i].q, "");
+        if (stmt_row(st) != 1)
             return -1;
-        int64_t n = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+        int64_t n = db_col_int(st, 0);
+        db_stmt_reset(st);
         return n;
     }
     return -1;
@@ -361,37 +365,37 @@ int64_t tracker_db_count(struct tracker *tr, const char *what)
 
 int64_t tracker_db_data_version(struct tracker *tr)
 {
-    sqlite3_stmt *st = tq(tr, TQ_DATA_VERSION, "");
-    if (tq_row(tr, st) != 1)
+    db_stmt *st = stmt_bind(tr, TQ_DATA_VERSION, "");
+    if (stmt_row(st) != 1)
         return -1;
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
+    int64_t v = db_col_int(st, 0);
+    db_stmt_reset(st);
     return v;
 }
 
 /* ---- channels ---- */
 
-static void chan_read(sqlite3_stmt *st, struct tracker_channel *c)
+static void chan_read(db_stmt *st, struct tracker_channel *c)
 {
-    c->id = sqlite3_column_int64(st, 0);
-    col_text(st, 1, c->name, sizeof(c->name));
-    col_text(st, 2, c->access, sizeof(c->access));
-    col_text(st, 3, c->owner, sizeof(c->owner));
-    c->members = sqlite3_column_int64(st, 4);
-    col_text(st, 5, c->role, sizeof(c->role));
+    c->id = db_col_int(st, 0);
+    db_col_copy(st, 1, c->name, sizeof(c->name));
+    db_col_copy(st, 2, c->access, sizeof(c->access));
+    db_col_copy(st, 3, c->owner, sizeof(c->owner));
+    c->members = db_col_int(st, 4);
+    db_col_copy(st, 5, c->role, sizeof(c->role));
     c->member = c->role[0] != '\0';
-    col_text(st, 6, c->password_hash, sizeof(c->password_hash));
+    db_col_copy(st, 6, c->password_hash, sizeof(c->password_hash));
 }
 
 int tracker_db_channel_get(struct tracker *tr, const char *name, int64_t user,
                            struct tracker_channel *c)
 {
-    sqlite3_stmt *st = tq(tr, TQ_CHAN_GET, "ti", name, user);
-    int r = tq_row(tr, st);
+    db_stmt *st = stmt_bind(tr, TQ_CHAN_GET, "ti", name, user);
+    int r = stmt_row(st);
     if (r != 1)
         return r;
     chan_read(st, c);
-    sqlite3_reset(st);
+    db_stmt_reset(st);
     return 1;
 }
 
@@ -400,11 +404,11 @@ int tracker_db_channel_create(struct tracker *tr, const char *name, const char *
 {
     if (db_begin(tr->store) < 0)
         return -1;
-    if (tq_run(tr, tq(tr, TQ_CHAN_INSERT, "tttii", name, access, password_hash,
-                      owner, now_s(tr))) < 0)
+    if (stmt_run(tr, TQ_CHAN_INSERT, WRITE_NOW, "tttii", name, access, password_hash,
+                 owner, now_s(tr)) < 0)
         goto fail;
-    int64_t id = sqlite3_last_insert_rowid(db_sqlite(tr->store));
-    if (tq_run(tr, tq(tr, TQ_MEMBER_INSERT, "iiti", id, owner, "owner", now_s(tr))) < 0)
+    int64_t id = db_last_rowid(tr->store);
+    if (stmt_run(tr, TQ_MEMBER_INSERT, WRITE_NOW, "iiti", id, owner, "owner", now_s(tr)) < 0)
         goto fail;
     return db_commit(tr->store);
 fail:
@@ -416,9 +420,9 @@ int tracker_db_join(struct tracker *tr, int64_t channel, int64_t user)
 {
     if (db_begin(tr->store) < 0)
         return -1;
-    if (tq_run(tr, tq(tr, TQ_MEMBER_INSERT, "iiti", channel, user, "member",
-                      now_s(tr))) < 0
-        || tq_run(tr, tq(tr, TQ_INVITE_DELETE, "ii", channel, user)) < 0) {
+    if (stmt_run(tr, TQ_MEMBER_INSERT, WRITE_NOW, "iiti", channel, user, "member",
+                 now_s(tr)) < 0
+        || stmt_run(tr, TQ_INVITE_DELETE, WRITE_NOW, "ii", channel, user) < 0) {
         db_rollback(tr->store);
         return -1;
     }
@@ -427,28 +431,28 @@ int tracker_db_join(struct tracker *tr, int64_t channel, int64_t user)
 
 int tracker_db_invited(struct tracker *tr, int64_t channel, int64_t user)
 {
-    sqlite3_stmt *st = tq(tr, TQ_INVITED, "ii", channel, user);
-    int r = tq_row(tr, st);
+    db_stmt *st = stmt_bind(tr, TQ_INVITED, "ii", channel, user);
+    int r = stmt_row(st);
     if (r == 1)
-        sqlite3_reset(st);
+        db_stmt_reset(st);
     return r;
 }
 
 int tracker_db_invite(struct tracker *tr, int64_t channel, int64_t user, int64_t by)
 {
-    return tq_run(tr, tq(tr, TQ_INVITE_INSERT, "iiii", channel, user, by,
-                         now_s(tr))) < 0 ? -1 : 0;
+    return stmt_run(tr, TQ_INVITE_INSERT, WRITE_NOW, "iiii", channel, user, by,
+                    now_s(tr)) < 0 ? -1 : 0;
 }
 
 int tracker_db_leave(struct tracker *tr, int64_t channel, int64_t user)
 {
     if (db_begin(tr->store) < 0)
         return -1;
-    int n = tq_run(tr, tq(tr, TQ_MEMBER_DELETE, "ii", channel, user));
+    int n = stmt_run(tr, TQ_MEMBER_DELETE, WRITE_NOW, "ii", channel, user);
     if (n < 0
-        || tq_run(tr, tq(tr, TQ_OWNER_PASS, "ii", channel, user)) < 0
-        || tq_run(tr, tq(tr, TQ_OWNER_ROLE, "i", channel)) < 0
-        || tq_run(tr, tq(tr, TQ_CHAN_DELETE_EMPTY, "i", channel)) < 0) {
+        || stmt_run(tr, TQ_OWNER_PASS, WRITE_NOW, "ii", channel, user) < 0
+        || stmt_run(tr, TQ_OWNER_ROLE, WRITE_NOW, "i", channel) < 0
+        || stmt_run(tr, TQ_CHAN_DELETE_EMPTY, WRITE_NOW, "i", channel) < 0) {
         db_rollback(tr->store);
         return -1;
     }
@@ -458,14 +462,14 @@ int tracker_db_leave(struct tracker *tr, int64_t channel, int64_t user)
 int tracker_db_channel_list(struct tracker *tr, int64_t user, tracker_channel_cb cb,
                             void *arg)
 {
-    sqlite3_stmt *st = tq(tr, TQ_CHAN_LIST, "ii", (int64_t)0, user);
+    db_stmt *st = stmt_bind(tr, TQ_CHAN_LIST, "ii", (int64_t)0, user);
     struct tracker_channel c;
     int r;
-    while ((r = tq_row(tr, st)) == 1) {
+    while ((r = stmt_row(st)) == 1) {
         chan_read(st, &c);
         int stop = cb(&c, arg);
         if (stop) {
-            sqlite3_reset(st);
+            db_stmt_reset(st);
             return stop;
         }
     }
@@ -477,32 +481,32 @@ int tracker_db_channel_list(struct tracker *tr, int64_t user, tracker_channel_cb
 int tracker_db_ticket_put(struct tracker *tr, const char *hash, int64_t caller,
                           int64_t target, int64_t expires_at)
 {
-    return tq_run(tr, tq(tr, TQ_TICKET_INSERT, "tiiii", hash, caller, target,
-                         now_s(tr), expires_at)) < 0 ? -1 : 0;
+    return stmt_run(tr, TQ_TICKET_INSERT, WRITE_NOW, "tiiii", hash, caller, target,
+                    now_s(tr), expires_at) < 0 ? -1 : 0;
 }
 
 int64_t tracker_db_ticket_open(struct tracker *tr, int64_t caller)
 {
-    sqlite3_stmt *st = tq(tr, TQ_TICKET_OPEN, "ii", caller, now_s(tr));
-    if (tq_row(tr, st) != 1)
+    db_stmt *st = stmt_bind(tr, TQ_TICKET_OPEN, "ii", caller, now_s(tr));
+    if (stmt_row(st) != 1)
         return -1;
-    int64_t n = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
+    int64_t n = db_col_int(st, 0);
+    db_stmt_reset(st);
     return n;
 }
 
 int tracker_db_ticket_use(struct tracker *tr, const char *hash, int64_t target,
                           char caller[DB_MAX_NAME + 1], int64_t *caller_id)
 {
-    sqlite3_stmt *st = tq(tr, TQ_TICKET_GET, "t", hash);
-    int r = tq_row(tr, st);
+    db_stmt *st = stmt_bind(tr, TQ_TICKET_GET, "t", hash);
+    int r = stmt_row(st);
     if (r <= 0)
         return r < 0 ? -1 : TRACKER_TICKET_UNKNOWN;
-    int64_t owner = sqlite3_column_int64(st, 0), expires = sqlite3_column_int64(st, 2);
-    bool used = sqlite3_column_int(st, 1) != 0;
-    col_text(st, 3, caller, DB_MAX_NAME + 1);
-    *caller_id = sqlite3_column_int64(st, 4);
-    sqlite3_reset(st);
+    int64_t owner = db_col_int(st, 0), expires = db_col_int(st, 2);
+    bool used = (int)db_col_int(st, 1) != 0;
+    db_col_copy(st, 3, caller, DB_MAX_NAME + 1);
+    *caller_id = db_col_int(st, 4);
+    db_stmt_reset(st);
     /* Someone else's ticket is not consumed by a wrong guess. */
     if (owner != target)
         return TRACKER_TICKET_NOT_YOURS;
@@ -510,7 +514,7 @@ int tracker_db_ticket_use(struct tracker *tr, const char *hash, int64_t target,
         return TRACKER_TICKET_USED;
     if (expires <= now_s(tr))
         return TRACKER_TICKET_EXPIRED;
-    int n = tq_run(tr, tq(tr, TQ_TICKET_USE, "tii", hash, target, now_s(tr)));
+    int n = stmt_run(tr, TQ_TICKET_USE, WRITE_NOW, "tii", hash, target, now_s(tr));
     if (n < 0)
         return -1;
     /* 0 rows: another process sharing the file used it in between. */

@@ -6,8 +6,10 @@
  * /get-list requests find nothing changed since the last one.  So each
  * list (the active peers, every peer, the members of a channel) is cached
  * with what it depends on:
- *   - tr->list_gen, bumped by every write of tracker_db.c (peers,
- *     channels, memberships);
+ *   - tr->list_gen, bumped by every write of tracker_db.c that a list
+ *     shows (peers, channels, memberships; a grouped write when its group
+ *     commits, tracker_group.c), not by a heart-beat that only extends an
+ *     active peer within its last_seen slot (TRACKER_LAST_SEEN_GRANULARITY);
  *   - PRAGMA data_version, which moves when another process commits to the
  *     file (`weaprous user`, a second tracker on the same database);
  *   - the clock: a listed peer that stops beating turns inactive at its
@@ -56,9 +58,11 @@ static int list_peer_write(const struct tracker_peer *p, void *arg)
         json_w_null(w);
     json_w_key(w, "online");
     json_w_bool(w, p->online);
+    /* Rounded down to its slot: a heart-beat within the slot changes
+     * nothing shown, so the cached list holds (docs/API.md says so). */
     json_w_key(w, "last_seen");
     if (p->last_seen_at)
-        json_w_int(w, p->last_seen_at);
+        json_w_int(w, p->last_seen_at - p->last_seen_at % TRACKER_LAST_SEEN_GRANULARITY);
     else
         json_w_null(w);
     json_w_end_object(w);
@@ -139,6 +143,7 @@ const struct tracker_list *tracker_list_get(struct tracker *tr,
     }
     l->kind = kind;
     l->channel = channel;
+    tracker_group_before_build(tr);
     return list_build(tr, l, dv) < 0 ? NULL : l;
 }
 

@@ -106,27 +106,26 @@ static int peer_event(struct tracker *tr, http_txn *t, const json_value *root)
 }
 
 /* The answer to a registration or a heart-beat: when to beat next. */
-static void peer_answer_beat(struct tracker *tr, http_txn *t, const char *ip, int port,
-                             unsigned ms, bool replaced)
+void tracker_peer_answer(struct tracker *tr, http_txn *t, const struct tracker_beat *b)
 {
     json_writer *w = tracker_json(t);
     json_w_begin_object(w);
     json_w_key(w, "online");
     json_w_bool(w, true);
-    if (ip) {
+    if (b->registered) {
         json_w_key(w, "ip");
-        json_w_string(w, ip);
+        json_w_string(w, b->ip);
         json_w_key(w, "port");
-        json_w_int(w, port);
+        json_w_int(w, b->port);
         json_w_key(w, "replaced");
-        json_w_bool(w, replaced);
+        json_w_bool(w, b->replaced);
     }
     json_w_key(w, "heartbeat_interval");
-    json_w_double(w, ms / 1000.0);
+    json_w_double(w, b->ms / 1000.0);
     json_w_key(w, "heartbeat_interval_ms");
-    json_w_uint(w, ms);
+    json_w_uint(w, b->ms);
     json_w_key(w, "expires_in");
-    json_w_uint(w, (ms * TRACKER_EXPIRY_BEATS + 999) / 1000);
+    json_w_uint(w, (b->ms * TRACKER_EXPIRY_BEATS + 999) / 1000);
     json_w_end_object(w);
     tracker_reply(tr, t, 200);
 }
@@ -166,43 +165,43 @@ static int peer_begin(struct tracker *tr, http_txn *t, struct tracker_user *u,
     return 0;
 }
 
-/* POST /submit-info {ip, port, event} */
+/* POST /submit-info {ip, port, event}: answered once the registration is
+ * committed (tracker_group.c). */
 static void peer_submit(http_txn *t, void *arg)
 {
     struct tracker *tr = arg;
     struct tracker_user u;
     const json_value *root;
-    char ip[TRACKER_MAX_IP + 1];
-    int port;
-    bool replaced = false;
+    struct tracker_beat b = { .registered = true };
     if (peer_begin(tr, t, &u, &root, true) < 0
-        || peer_port(tr, t, root, &port) < 0 || peer_ip(tr, t, root, ip) < 0)
+        || peer_port(tr, t, root, &b.port) < 0 || peer_ip(tr, t, root, b.ip) < 0)
         return;
-    unsigned ms = tracker_jitter(tr);
-    if (tracker_db_peer_put(tr, u.id, ip, port, ms, &replaced) < 0) {
+    b.ms = tracker_jitter(tr);
+    if (tracker_db_peer_put(tr, u.id, b.ip, b.port, b.ms, &b.replaced) < 0) {
         tracker_store_error(tr, t, "submit-info");
         return;
     }
-    peer_answer_beat(tr, t, ip, port, ms, replaced);
+    tracker_group_wait(tr, t, &b);
 }
 
-/* POST /heartbeat [{event}] */
+/* POST /heartbeat [{event}]: answered once the beat is committed. */
 static void peer_heartbeat(http_txn *t, void *arg)
 {
     struct tracker *tr = arg;
     struct tracker_user u;
     const json_value *root;
+    struct tracker_beat b = { .registered = false };
     if (peer_begin(tr, t, &u, &root, false) < 0)
         return;
-    unsigned ms = tracker_jitter(tr);
-    int n = tracker_db_peer_beat(tr, u.id, ms);
+    b.ms = tracker_jitter(tr);
+    int n = tracker_db_peer_beat(tr, u.id, b.ms);
     if (n < 0)
         tracker_store_error(tr, t, "heartbeat");
     else if (n == 0)
         tracker_error(tr, t, 404, "not found",
                       "no registered peer for this account: POST /submit-info first");
     else
-        peer_answer_beat(tr, t, NULL, 0, ms, false);
+        tracker_group_wait(tr, t, &b);
 }
 
 /* ---- GET /get-list ---- */

@@ -9,7 +9,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +59,8 @@ static int tracker_open_store(struct tracker *tr, const char *path)
      * at checkpoints instead of at every commit.  A power loss may then
      * forget the last few heart-beats or sessions, never corrupt the file,
      * and the peers beat again anyway. */
-    if (sqlite3_exec(db_sqlite(tr->store), "PRAGMA synchronous = NORMAL", NULL, NULL, NULL)
-        != SQLITE_OK)
-        log_warnx("%s: cannot set synchronous = NORMAL; going on", path);
+    if (db_exec(tr->store, "PRAGMA synchronous = NORMAL", "set synchronous") < 0)
+        log_warnx("%s: %s; going on", path, db_errmsg(tr->store));
     if (db_info(tr->store)->created_admin)
         log_info("new database %s: account 'admin' with password 'password' created;"
                  " change it with `weaprous user passwd admin`", path);
@@ -121,6 +119,7 @@ static int tracker_setup(struct tracker *tr, struct role_opts *o, ev_loop *loop)
         log_warn("app");
         return -1;
     }
+    tracker_group_init(tr);
     if (tracker_status_routes(tr) < 0 || tracker_auth_routes(tr) < 0
         || tracker_peer_routes(tr) < 0 || tracker_channel_routes(tr) < 0
         || tracker_ticket_routes(tr) < 0) {
@@ -167,6 +166,7 @@ static int tracker_check(struct tracker *tr, struct role_opts *o)
 
 static void tracker_free(struct tracker *tr)
 {
+    tracker_group_release(tr);
     if (tr->app)
         app_free(tr->app);
     rl_free(tr->limiter);

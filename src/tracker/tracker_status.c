@@ -125,6 +125,12 @@ static void status_metrics(http_txn *t, void *arg)
     prom(t, "weaprous_tracker_list_builds_total", "counter",
          "Peer lists queried and cached (a write, an expiry or a new list)",
          (long long)m->list_builds);
+    prom(t, "weaprous_tracker_group_commits_total", "counter",
+         "Transactions committed for the peers' writes (group commit)",
+         (long long)m->group_commits);
+    prom(t, "weaprous_tracker_group_writes_total", "counter",
+         "Registrations and heart-beats answered after a group commit",
+         (long long)m->group_writes);
     prom(t, "weaprous_tracker_channels", "gauge", "Channels", c.channels);
     prom(t, "weaprous_tracker_accounts", "gauge", "User accounts", c.users);
     prom(t, "weaprous_tracker_logins_total", "counter", "Successful logins",

@@ -32,11 +32,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "weaprous/api.h"
 #include "weaprous/buf.h"
 #include "weaprous/ev.h"
 #include "weaprous/json.h"
 #include "weaprous/router.h"
 #include "weaprous/server.h"
+
+WR_API_BEGIN
 
 #define APP_MAX_HOOKS      32        /* app_hook beyond -> -1/ENOSPC */
 #define APP_MAX_PAIRS      100       /* query/form/cookie pairs kept; beyond: none */
@@ -177,5 +180,7 @@ int app_hijack(http_txn *t, buf *rest);
  * required (the state goes with the transaction); useful to drop a large
  * parsed body early in a long-lived streamed answer. */
 void app_done(http_txn *t);
+
+WR_API_END
 
 #endif

@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "weaprous/api.h"
+
+WR_API_BEGIN
+
 typedef struct buf {
     char   *data;
     size_t  off;   /* first unread byte */
@@ -54,5 +58,7 @@ void buf_truncate(buf *b, size_t len);
 ssize_t buf_read_fd(buf *b, int fd, size_t max);
 /* Writes once from the front of the buffer; returns bytes written or -1. */
 ssize_t buf_write_fd(buf *b, int fd);
+
+WR_API_END
 
 #endif

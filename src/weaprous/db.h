@@ -23,9 +23,14 @@
 #ifndef WEAPROUS_DB_H
 #define WEAPROUS_DB_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "weaprous/api.h"
+
+WR_API_BEGIN
 
 #define DB_MAX_NAME              32    /* user name bytes */
 #define DB_MAX_PASSWORD          1024  /* password bytes (crypt input cap) */
@@ -123,6 +128,9 @@ db_stmt *db_prepare(db *d, const char *sql);
  * string: 'i' an int64_t, 't' a NUL-terminated string (NULL binds NULL),
  * 'T' a string given as (const char *, size_t).  0, or -1 recorded. */
 int db_bind(db_stmt *s, const char *types, ...);
+/* db_bind() with the parameters in a va_list (for a module's own binding
+ * helper); ap is consumed. */
+int db_vbind(db_stmt *s, const char *types, va_list ap);
 /* Steps to the next row: 1 a row, 0 done (the statement is reset), -1 on
  * failure (reset, recorded). */
 int db_row(db_stmt *s);
@@ -144,21 +152,32 @@ int64_t db_last_rowid(db *d);
  * 0, or -1 recorded with `what` in the message. */
 int db_exec(db *d, const char *sql, const char *what);
 
-/* For modules that add their own queries on this handle (the tracker): the
- * statement is prepared once, owned by the handle and finalised by
- * db_close().  Returns NULL on failure (db_errmsg says why).  The caller
- * resets it after each use (sqlite3_reset) and never finalises it. */
-struct sqlite3_stmt *db_stmt_register(db *d, const char *sql);
-/* The raw handle, for sqlite3_bind_* error texts and changes(). */
-struct sqlite3 *db_sqlite(db *d);
 /* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK): 0 or -1. */
 int db_begin(db *d);
 int db_commit(db *d);
 int db_rollback(db *d);
-/* Records a failure from a raw sqlite3 call made by another module: sets
- * errcode/errmsg from rc and the handle's message, prefixed by `what`.
- * Returns -1 so callers can `return db_fail_sqlite(d, rc, "...")`. */
-int db_fail_sqlite(db *d, int rc, const char *what);
+
+/* ---- group commit: many small writes, one transaction ----
+ *
+ * db_group_run() runs a write like db_run() but inside the handle's group
+ * transaction, which it opens (BEGIN IMMEDIATE) when none is open;
+ * db_group_commit() ends it.  Until then nothing of the group is durable:
+ * the caller tells no one that such a write is done.  Every other write
+ * on the handle (db_run, db_exec, db_begin, the accounts and sessions
+ * functions) commits an open group first, so that it never joins one and
+ * the group never waits for it; reads see the group's writes.  However
+ * the group ends, the hook set with db_group_hook() is called: rc 0 when
+ * it committed, -1 when it was rolled back (none of its writes happened;
+ * db_errmsg says why).  db_close() commits an open group.
+ */
+typedef void (*db_group_fn)(void *arg, int rc);
+void db_group_hook(db *d, db_group_fn fn, void *arg);
+/* The number of rows the write changed, or -1 (recorded; a failure that
+ * rolled the whole transaction back ends the group, hook told). */
+long db_group_run(db_stmt *s);
+/* Commits the open group (0 when none is open), else -1 rolled back. */
+int db_group_commit(db *d);
+bool db_group_open(const db *d);
 
 /* ---- accounts ---- */
 
@@ -241,5 +260,7 @@ int db_session_lookup(db *d, const char *token, struct db_session *s);
 int db_session_delete(db *d, const char *token);
 /* Deletes every expired session; returns how many, or -1. */
 long db_session_purge_expired(db *d);
+
+WR_API_END
 
 #endif

@@ -8,6 +8,10 @@
 
 #include <stddef.h>
 
+#include "weaprous/api.h"
+
+WR_API_BEGIN
+
 /* Fills buf[0..n) with random bytes.  Returns 0, or -1 with errno when no
  * source works (never returns fewer bytes than asked). */
 int entropy_fill(void *buf, size_t n);
@@ -15,5 +19,7 @@ int entropy_fill(void *buf, size_t n);
 /* Fills out with 2*nbytes lower-case hex chars of fresh randomness plus a
  * NUL; out must hold 2*nbytes+1 bytes and nbytes <= 64.  0 or -1. */
 int entropy_hex(char *out, size_t nbytes);
+
+WR_API_END
 
 #endif

@@ -18,6 +18,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "weaprous/api.h"
+
+WR_API_BEGIN
+
 #define EV_READ  0x1
 #define EV_WRITE 0x2
 
@@ -90,5 +94,7 @@ uint64_t ev_now_ms(const ev_loop *loop);
 time_t ev_wall(const ev_loop *loop);
 /* Refreshes the cached clocks now (after a long synchronous step). */
 void ev_update_time(ev_loop *loop);
+
+WR_API_END
 
 #endif

@@ -13,7 +13,10 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "weaprous/api.h"
 #include "weaprous/limits.h"
+
+WR_API_BEGIN
 
 #define HTTP_AGAIN (-2)   /* need more bytes */
 #define HTTP_ERROR (-1)   /* malformed; see parser's status/error */
@@ -193,5 +196,7 @@ int http_form_parse(const char *s, size_t n, http_pair_cb cb, void *arg);
 /* Tokens (RFC 9110 5.6.2) and field values (no CR, LF, NUL). */
 bool http_is_token(const char *s, size_t n);
 bool http_is_field_value(const char *s, size_t n);
+
+WR_API_END
 
 #endif

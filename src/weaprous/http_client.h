@@ -17,8 +17,11 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "weaprous/api.h"
 #include "weaprous/ev.h"
 #include "weaprous/http.h"
+
+WR_API_BEGIN
 
 #define HC_DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define HC_DEFAULT_TIMEOUT_MS         30000     /* whole request -> ETIMEDOUT */
@@ -88,5 +91,7 @@ void hc_cancel(hc_request *r);
 size_t hc_client_idle(const hc_client *c);
 /* Connections opened so far (reuse shows as fewer connects). */
 unsigned long hc_client_connects(const hc_client *c);
+
+WR_API_END
 
 #endif

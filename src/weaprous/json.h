@@ -30,7 +30,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "weaprous/api.h"
 #include "weaprous/buf.h"
+
+WR_API_BEGIN
 
 #define JSON_DEFAULT_MAX_DEPTH 64         /* arrays/objects nested deeper -> error */
 #define JSON_MAX_DEPTH         256        /* hard ceiling for both reader and writer */
@@ -156,5 +159,7 @@ int json_w_finish(json_writer *w);
 /* Appends s[0..n) as a quoted JSON string to b (same escaping and U+FFFD
  * rule as the writer).  0, or -1 with errno when b is full. */
 int json_escape(buf *b, const char *s, size_t n);
+
+WR_API_END
 
 #endif

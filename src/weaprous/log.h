@@ -14,6 +14,10 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "weaprous/api.h"
+
+WR_API_BEGIN
+
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 /* Opens the error log (NULL or "-": stderr) and sets the level. */
@@ -37,5 +41,7 @@ bool log_enabled(enum log_level level);
 /* Writes one access-log line (already formatted, without newline). */
 void log_access_line(const char *line, size_t len);
 bool log_access_enabled(void);
+
+WR_API_END
 
 #endif

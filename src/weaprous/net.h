@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "weaprous/api.h"
+
+WR_API_BEGIN
+
 #define NET_ADDR_MAX 64   /* "[ipv6]:port" fits */
 
 /* Parses a numeric IPv4/IPv6 address and port into *ss (no DNS). */
@@ -34,5 +38,7 @@ int net_set_nodelay(int fd);
 const char *net_addr_str(const struct sockaddr *sa, char *out, int *port);
 /* Port a socket is bound to, or -1. */
 int net_local_port(int fd);
+
+WR_API_END
 
 #endif

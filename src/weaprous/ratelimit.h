@@ -20,6 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "weaprous/api.h"
+
+WR_API_BEGIN
+
 #define RL_MAX_KEY       80         /* key bytes kept, NUL included; longer keys are cut */
 #define RL_MAX_CAPACITY  (1u << 20) /* entries of one table */
 #define RL_MAX_LIMIT     1000000u   /* failures per window */
@@ -46,5 +50,7 @@ unsigned rl_fail(rl *r, const char *key, int64_t now);
 void rl_forget(rl *r, const char *key);
 /* Keys whose window is still running at now. */
 size_t rl_count(const rl *r, int64_t now);
+
+WR_API_END
 
 #endif

@@ -34,7 +34,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "weaprous/api.h"
 #include "weaprous/http.h"
+
+WR_API_BEGIN
 
 #define ROUTER_MAX_PATTERN  512    /* pattern bytes -> router_add fails */
 #define ROUTER_MAX_SEGMENTS 64     /* per pattern (add fails) and per path (no match) */
@@ -102,5 +105,7 @@ unsigned router_methods_parse(const char *list);
 /* Formats a mask as an Allow field value ("GET, HEAD, POST") into out;
  * returns out ("" for an empty mask). */
 char *router_allow_format(unsigned mask, char *out, size_t size);
+
+WR_API_END
 
 #endif

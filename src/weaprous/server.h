@@ -26,9 +26,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "weaprous/api.h"
 #include "weaprous/buf.h"
 #include "weaprous/ev.h"
 #include "weaprous/http.h"
+
+WR_API_BEGIN
 
 typedef struct http_server http_server;
 typedef struct http_txn http_txn;
@@ -182,5 +185,7 @@ void http_txn_abort(http_txn *t);
  * (initialised by the caller) and returns the fd, now owned by the caller.
  * Completes and frees t.  -1 if the connection is already gone. */
 int http_txn_hijack(http_txn *t, buf *rest);
+
+WR_API_END
 
 #endif

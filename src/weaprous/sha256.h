@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "weaprous/api.h"
+
+WR_API_BEGIN
+
 #define SHA256_DIGEST_LEN 32
 #define SHA256_BLOCK_LEN  64
 #define SHA256_HEX_LEN    (2 * SHA256_DIGEST_LEN)  /* without the NUL */
@@ -31,5 +35,7 @@ void sha256_final(sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN]);
 void sha256(const void *data, size_t n, uint8_t out[SHA256_DIGEST_LEN]);
 /* One shot, lower-case hex: writes SHA256_HEX_LEN chars plus a NUL. */
 void sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1]);
+
+WR_API_END
 
 #endif

@@ -45,7 +45,10 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "weaprous/api.h"
 #include "weaprous/server.h"
+
+WR_API_BEGIN
 
 #define STATIC_MAX_PATH     4096  /* decoded request path longer -> 414 */
 #define STATIC_MAX_DEPTH    32    /* directory levels below a root -> 404 */
@@ -156,5 +159,7 @@ enum static_range_kind static_range_parse(const char *value, int64_t size,
 /* True when Accept-Encoding allows gzip: "gzip" or "x-gzip" with q > 0, or
  * "*" with q > 0 and no explicit gzip entry.  NULL -> false. */
 bool static_accepts_gzip(const char *accept_encoding);
+
+WR_API_END
 
 #endif

@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "weaprous/api.h"
+
+WR_API_BEGIN
+
 /* Streaming state: zero-initialise.  Private fields. */
 struct utf8_state {
     uint32_t need;   /* continuation bytes still expected */
@@ -24,5 +28,7 @@ bool utf8_valid(const void *p, size_t n);
 /* Encodes code point cp (<= 0x10FFFF, not a surrogate) into out[4]; returns
  * the byte count, or 0 when cp cannot be encoded. */
 size_t utf8_encode(uint32_t cp, char out[4]);
+
+WR_API_END
 
 #endif

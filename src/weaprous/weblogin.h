@@ -27,9 +27,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "weaprous/api.h"
 #include "weaprous/db.h"
 #include "weaprous/server.h"
 #include "weaprous/static.h"
+
+WR_API_BEGIN
 
 #define WEBLOGIN_RATE_MAX     5      /* default failed logins per window -> 429 */
 #define WEBLOGIN_RATE_WINDOW  60     /* default window, seconds */
@@ -73,5 +76,7 @@ int weblogin_session(weblogin *w, http_txn *t, struct db_session *s);
 bool weblogin_cookie(const char *header, const char *name, char *out, size_t cap);
 /* True when Origin (may be NULL: absent) names the same host[:port] as Host. */
 bool weblogin_origin_ok(const char *origin, const char *host);
+
+WR_API_END
 
 #endif

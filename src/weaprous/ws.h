@@ -14,9 +14,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "weaprous/api.h"
 #include "weaprous/ev.h"
 #include "weaprous/http.h"
 #include "weaprous/utf8.h"
+
+WR_API_BEGIN
 
 #define WS_AGAIN (-2)          /* need more bytes */
 #define WS_ERROR (-1)          /* protocol error: see ws_parser.close_code */
@@ -250,5 +253,7 @@ struct http_txn;
  */
 ws_conn *ws_upgrade(struct http_txn *t, const struct ws_config *cfg,
                     const struct ws_handlers *h, void *arg);
+
+WR_API_END
 
 #endif

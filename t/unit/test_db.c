@@ -124,17 +124,18 @@ static void test_empty_file_and_wal(void)
     db *d = open_ok(p, NULL);
     ok(d != NULL, "an existing empty file is an empty database");
     if (d) {
-        sqlite3_stmt *st;
-        const char *mode = "";
-        sqlite3_prepare_v2(db_sqlite(d), "PRAGMA journal_mode", -1, &st, NULL);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            mode = (const char *)sqlite3_column_text(st, 0);
+        db_stmt *st = db_prepare(d, "PRAGMA journal_mode");
+        char mode[16] = "";
+        if (st && db_bind(st, "") == 0 && db_row(st) == 1) {
+            db_col_copy(st, 0, mode, sizeof mode);
+            db_stmt_reset(st);
+        }
         is_str(mode, "wal", "journal mode is WAL");
-        sqlite3_finalize(st);
-        sqlite3_prepare_v2(db_sqlite(d), "PRAGMA foreign_keys", -1, &st, NULL);
-        is_int(sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1, 1,
+        st = db_prepare(d, "PRAGMA foreign_keys");
+        is_int(st && db_bind(st, "") == 0 && db_row(st) == 1 ? db_col_int(st, 0) : -1, 1,
                "foreign keys on");
-        sqlite3_finalize(st);
+        if (st)
+            db_stmt_reset(st);
     }
     db_close(d);
     rm_db(p);
@@ -541,19 +542,16 @@ static void test_other_schema(void)
     if (!ok(d != NULL, "peer schema opens"))
         return;
     ok(!db_info(d)->created_admin, "no admin in a peer database");
-    sqlite3_stmt *st = db_stmt_register(d, "INSERT INTO messages VALUES (?1, ?2, 'hi')");
-    ok(st != NULL, "statement registered");
-    if (st) {
-        sqlite3_bind_text(st, 1, "alice", -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, 1);
-        is_int(sqlite3_step(st), SQLITE_DONE, "registered statement runs");
-        sqlite3_reset(st);
-    }
-    ok(db_stmt_register(d, "SELECT nonsense FROM nowhere") == NULL &&
+    db_stmt *st = db_prepare(d, "INSERT INTO messages VALUES (?1, ?2, 'hi')");
+    ok(st != NULL, "statement prepared on the peer schema");
+    if (st)
+        is_int(db_bind(st, "ti", "alice", (int64_t)1) == 0 ? db_run(st) : -1, 1,
+               "the statement runs");
+    ok(db_prepare(d, "SELECT nonsense FROM nowhere") == NULL &&
        strstr(db_errmsg(d), "nowhere"), "bad statement: %s", db_errmsg(d));
     ok(db_user_add(d, "x", "y") == -1 && db_errcode(d) == DB_E_NOSCHEMA,
        "accounts need the main schema");
-    db_close(d);   /* finalises the registered statement (ASan/valgrind) */
+    db_close(d);   /* finalises the prepared statement (ASan/valgrind) */
     is_int(raw_int(p, "SELECT count(*) FROM messages"), 1, "row persisted");
     rm_db(p);
 }
@@ -629,6 +627,71 @@ out:
     rm_db(p);
 }
 
+/* What db_group_run()'s hook saw. */
+struct group_seen {
+    int calls, last_rc;
+};
+
+static void group_seen(void *arg, int rc)
+{
+    struct group_seen *g = arg;
+    g->calls++;
+    g->last_rc = rc;
+}
+
+/* Group commit: grouped writes are invisible to other connections until
+ * db_group_commit(); a failed statement leaves the group open; any other
+ * write commits the group first; db_close() commits it; the hook hears of
+ * every end. */
+static void test_group_commit(void)
+{
+    static const char *const scripts[] = {
+        "CREATE TABLE g (k INTEGER PRIMARY KEY, v TEXT);", NULL,
+    };
+    const struct db_schema sc = { .name = "group", .scripts = scripts };
+    struct db_options o = { .schema = &sc };
+    struct group_seen seen = { 0, 99 };
+    const char *p = tpath("group.db");
+    db *d = open_ok(p, &o);
+    db_stmt *ins = d ? db_prepare(d, "INSERT INTO g VALUES (?1, 'x')") : NULL;
+    if (!ok(ins != NULL, "group schema opens, statement prepared"))
+        goto out;
+    db_group_hook(d, group_seen, &seen);
+    is_int(db_group_commit(d), 0, "no group open: commit is a no-op");
+    is_int(seen.calls, 0, "... and the hook is not called");
+    long n = 0;
+    for (int64_t k = 1; k <= 3; k++)
+        n += db_bind(ins, "i", k) == 0 ? db_group_run(ins) : -9;
+    is_int(n, 3, "three grouped writes, one row each");
+    ok(db_group_open(d), "the group is open");
+    is_int(raw_int(p, "SELECT count(*) FROM g"), 0, "another connection sees none of them");
+    db_bind(ins, "i", (int64_t)2);
+    ok(db_group_run(ins) == -1 && db_errcode(d) == DB_E_EXISTS && db_group_open(d),
+       "a failed statement in the group: -1, the group stays open");
+    is_int(db_group_commit(d), 0, "commit");
+    ok(seen.calls == 1 && seen.last_rc == 0 && !db_group_open(d), "the hook heard: committed");
+    is_int(raw_int(p, "SELECT count(*) FROM g"), 3, "all three are in the file");
+
+    db_bind(ins, "i", (int64_t)4);
+    db_group_run(ins);
+    db_stmt *del = db_prepare(d, "DELETE FROM g WHERE k = 1");
+    is_int(del && db_bind(del, "") == 0 ? db_run(del) : -1, 1, "a write of its own");
+    ok(seen.calls == 2 && seen.last_rc == 0 && !db_group_open(d),
+       "... committed the open group first");
+    is_int(raw_int(p, "SELECT count(*) FROM g"), 3, "both in the file (one added, one deleted)");
+    db_bind(ins, "i", (int64_t)5);
+    db_group_run(ins);
+    ok(db_begin(d) == 0 && seen.calls == 3 && db_commit(d) == 0,
+       "db_begin commits an open group before its own transaction");
+    db_bind(ins, "i", (int64_t)6);
+    db_group_run(ins);
+out:
+    db_close(d);
+    is_int(seen.calls, ins ? 4 : 0, "db_close commits the open group");
+    is_int(raw_int(p, "SELECT count(*) FROM g"), ins ? 5 : 0, "its write is in the file");
+    rm_db(p);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_db.XXXXXX");
@@ -658,6 +721,7 @@ int main(void)
     rm_db(p);
     test_other_schema();
     test_stmt_api();
+    test_group_commit();
     rmdir(tmpdir);
     return done_testing();
 }
