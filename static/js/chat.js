@@ -275,9 +275,12 @@ function route() {
     const last = localStorage.getItem(LAST_CONV);
     const fallback = state.convs.get(last) || state.convs.get('general')
       || [...state.convs.values()].find((c) => c.joined);
-    if (fallback && fallback.joined) history.replaceState(null, '', convHref(fallback));
-    if (fallback && fallback.joined) openConv(fallback);
-    else openNothing();
+    if (fallback && fallback.joined) {
+      history.replaceState(null, '', convHref(fallback));
+      openConv(fallback, !PHONE.matches);     // a phone starts at the list
+    } else {
+      openNothing();
+    }
     return;
   }
   if (m[1] === 'dm') {
@@ -321,7 +324,7 @@ function openNothing(text = 'Pick a channel or a person to start chatting.') {
   refreshLists();
 }
 
-async function openConv(conv) {
+async function openConv(conv, show = true) {
   if (state.current !== conv.name) saveDraft();
   state.current = conv.name;
   localStorage.setItem(LAST_CONV, conv.name);
@@ -329,7 +332,7 @@ async function openConv(conv) {
   $('empty').hidden = true;
   composer.value = conv.draft;
   composer.enable(true, conv.kind === 'dm' ? `Message ${conv.peer}` : `Message #${conv.name}`);
-  setView('chat');
+  if (show) setView('chat');
   updateHeader();
   refreshLists();
   if (!conv.loaded) {
@@ -520,7 +523,7 @@ function onDelivery(ev) {
   const m = conv && conv.byId.get(ev.id);
   if (!m) return;
   conv.upsert({ ...m, state: ev.state, delivered: ev.delivered, members: ev.members });
-  if (conv === currentConv()) view.refresh(m);
+  if (conv === currentConv()) view.render();
 }
 
 function onPresence(user, change) {

@@ -109,6 +109,8 @@ export class MessageView {
   layout(conv) {
     const out = [];
     let prev = null;
+    const me = this.me();
+    const lastOwn = [...conv.list].reverse().find((m) => m.origin === me);
     for (const m of conv.list) {
       const day = dayKey(m.sent_at);
       const newDay = !prev || dayKey(prev.sent_at) !== day;
@@ -118,6 +120,8 @@ export class MessageView {
       const node = this.article(m);
       const cont = !newDay && !line && prev.origin === m.origin && m.sent_at - prev.sent_at < GROUP_MS;
       node.classList.toggle('cont', cont);
+      // held by every member and not the newest: the state as a quiet tick
+      if (m.origin === me) node.classList.toggle('settled', m !== lastOwn && settled(m));
       out.push(node);
       prev = m;
     }
@@ -207,6 +211,10 @@ export class MessageView {
   }
 }
 
+function settled(m) {
+  return m.state === 'delivered' && (m.delivered ?? 0) >= (m.members ?? 0);
+}
+
 function stateLine(m, dm, retry) {
   const line = el('div', { class: `msg-state state-${m.state}` });
   switch (m.state) {
@@ -225,7 +233,9 @@ function stateLine(m, dm, retry) {
       line.append(icon('check'), 'Sent');
       break;
     case 'delivered':
-      line.append(icon('checks'), dm ? 'Delivered' : `Delivered to ${m.delivered ?? 0} of ${m.members ?? 0}`);
+      line.append(icon('checks'), el('span', { class: 'state-text' },
+        dm ? 'Delivered' : `Delivered to ${m.delivered ?? 0} of ${m.members ?? 0}`));
+      line.title = line.textContent;
       break;
     default:
       break;

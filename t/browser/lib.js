@@ -239,6 +239,18 @@ async function until(fn, { ms = 15000, every = 50, what = 'condition', describe 
   }
 }
 
+// For a negative check: true when fn() stays truthy for ms (polled), false
+// as soon as it does not.  Not a synchronisation: the window a wrong
+// behaviour would show itself in.
+async function holds(fn, { ms = 500, every = 25 } = {}) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!(await fn())) return false;
+    await sleep(every);
+  }
+  return !!(await fn());
+}
+
 // --- the test wrapper ---------------------------------------------------------
 
 function skipAll(t, reason) {
@@ -260,7 +272,7 @@ async function test(body) {
   const browsers = [];
   const servers = [];
   const lib = {
-    freePort, sleep, http, until,
+    freePort, sleep, http, until, holds,
     launch: async (opts = {}) => { const b = await launch(opts); browsers.push(b); return b; },
     startServer: async (...a) => { const s = await startServer(...a); servers.push(s); return s; },
   };
@@ -277,5 +289,5 @@ async function test(body) {
   process.exitCode = t.done();
 }
 
-module.exports = { test, launch, Tap, startServer, startChat, http, until, freePort, sleep,
+module.exports = { test, launch, Tap, startServer, startChat, http, until, holds, freePort, sleep,
   CHROMIUM, CHROMIUM_ARGS };
