@@ -155,6 +155,7 @@ test(async (t, lib) => {
   await C.signIn(D.page, 'alice');
   await C.article(D.page, 'a message from bob').waitFor();
   t.is(await D.page.evaluate(lowContrast), [], 'dark scheme: every text at WCAG AA contrast or better');
+  await C.shot(t, D.page, 'dark');
   const S = await C.openPage(browser, carol);
   await S.page.getByRole('textbox', { name: 'Username' }).waitFor();
   t.is(await S.page.evaluate(lowContrast), [], 'the sign-in screen too');

@@ -247,6 +247,8 @@ async function loadPeople() {
   state.channels = data.channels || [];
   refreshLists();
   updateHeader();
+  const conv = currentConv();
+  if (conv && conv.kind === 'channel') loadMembers(conv);     // someone may have joined
 }
 
 function refreshLists() {
@@ -440,7 +442,8 @@ function maybeRead() {
 
 async function markRead() {
   const conv = currentConv();
-  if (!conv || !reading() || (conv.unread === 0 && !conv.needsRead)) return;
+  // not before the first page is in: its "New messages" line needs the count
+  if (!conv || !conv.loaded || conv.loading || !reading() || (conv.unread === 0 && !conv.needsRead)) return;
   const last = conv.newestStored();
   if (!last || conv.marking) return;
   conv.marking = true;
@@ -511,8 +514,8 @@ function onMessage(m) {
   if (!mine) {
     if (current && reading()) conv.needsRead = true;
     else conv.unread++;
-    notifier.message(m, conv.label, state.me);
   }
+  notifier.message(m, conv.label, state.me);      // it leaves out one's own
   if (current) view.render({ incoming: mine ? 0 : 1, scroll: mine ? 'bottom' : 'auto' });
   refreshLists();
   if (current) maybeRead();
