@@ -153,10 +153,14 @@ test(async (t, lib) => {
 
   // --- a stopped peer: the banner; restarted: the catch-up -----------------------------------------
   t.is(await C.banner(a).count(), 0, 'no "Reconnecting" banner while the socket is up');
+  await C.people(b).getByRole('button', { name: 'alice, online · direct link' }).waitFor();
+  t.ok(true, "bob's People: alice online, with a direct link (green dot)");
   await alice.stop();
   await C.banner(a).waitFor();
   t.ok(true, "alice's peer stopped: a status \"Reconnecting…\" banner");
   await C.shot(t, a, 'reconnecting');
+  await C.people(b).getByRole('button', { name: /^alice, last seen/ }).waitFor({ timeout: 40000 });
+  t.ok(true, "bob's People: alice offline, with her last-seen time (the tracker's heart-beats)");
   await C.send(b, 'sent while your peer was down');
   await C.article(b, 'sent while your peer was down').getByText(/Pending|Sent/).waitFor();
   await alice.restart();
@@ -164,6 +168,8 @@ test(async (t, lib) => {
   t.ok(true, 'restarted: the banner goes away (reconnected with backoff)');
   await C.article(a, 'sent while your peer was down').waitFor({ timeout: 30000 });
   t.ok(true, 'the message sent meanwhile appears (catch-up)');
+  await C.people(b).getByRole('button', { name: /^alice, online/ }).waitFor();
+  t.ok(true, "bob's People: alice online again");
   await C.article(b, 'sent while your peer was down').getByText('Delivered to 1 of 1').waitFor({ timeout: 30000 });
   t.ok(true, "... and bob's copy turns delivered");
 

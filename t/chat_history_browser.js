@@ -149,5 +149,22 @@ test(async (t, lib) => {
     .find((m) => m.text.length === big.length), { what: 'bob holding the long message' });
   t.is(got.text, big, 'bob receives all 4000 bytes');
 
+  // --- a page that cannot be read: said, and tried again on request ---------------------------------
+  await alice.api('POST', '/add-list', { channel: 'ops' });
+  await bob.api('POST', '/add-list', { channel: 'ops' });
+  await bob.api('POST', '/broadcast-peer', { channel: 'ops', text: 'ops report' });
+  await lib.until(async () => (await alice.api('GET', '/channels/ops/messages')).body.messages.length === 1,
+    { what: "alice's peer holding the ops report" });
+  await a.reload();
+  await C.entry(a, 'ops').waitFor();
+  await a.route('**/channels/ops/messages*', (route) => route.abort('connectionreset'), { times: 1 });
+  await C.open(a, 'ops');
+  const again = C.log(a).getByRole('button', { name: 'Try again' });
+  await again.waitFor();
+  t.like(await C.log(a).textContent(), /could not be loaded/, 'a history page that fails: the window says so');
+  await again.click();
+  await C.article(a, 'ops report').waitFor();
+  t.ok(true, '... and Try again reads it');
+
   C.checkPage(t, A);
 });

@@ -202,6 +202,7 @@ async function resync() {
   const conv = currentConv();
   if (!conv) return;
   const { data } = await fetchPage(conv, null, CATCH_UP);
+  conv.failed = false;
   if (!conv.newestStored() || data.messages.some((m) => conv.byId.has(m.id)) || !data.more) {
     let incoming = 0;
     for (const m of data.messages) if (conv.upsert(m) && m.origin !== state.me) incoming++;
@@ -339,12 +340,14 @@ async function openConv(conv, show = true) {
   refreshLists();
   if (!conv.loaded) {
     conv.loading = true;
+    conv.failed = false;
     view.show(conv);
     try {
       // enough to hold the first unread message
       absorbPage(conv, (await fetchPage(conv, null, Math.min(PAGE_MAX, Math.max(PAGE, conv.unread + 10)))).data);
     } catch (e) {
       conv.loading = false;
+      conv.failed = true;
       apiFailed(e);
       if (conv === currentConv()) view.render();
       return;
@@ -401,7 +404,7 @@ function updateHeader() {
 
 async function loadOlder() {
   const conv = currentConv();
-  if (!conv || !conv.loaded || conv.loading || !conv.more) return;
+  if (!conv || !conv.loaded || conv.loading || conv.failed || !conv.more) return;
   const oldest = conv.oldestStored();
   if (!oldest) return;
   conv.loading = true;
@@ -410,7 +413,9 @@ async function loadOlder() {
     const { data } = await fetchPage(conv, oldest.id, PAGE);
     for (const m of data.messages) conv.upsert(m);
     conv.more = data.more;
+    conv.failed = false;
   } catch (e) {
+    conv.failed = true;
     apiFailed(e);
   } finally {
     conv.loading = false;
@@ -666,6 +671,13 @@ function setup() {
     onRetry: (m) => { const conv = currentConv(); if (conv && conv.byId.get(m.id) === m) deliver(conv, m); },
     onNearTop: loadOlder,
     onSeenBottom: maybeRead,
+    onReload: () => {
+      const conv = currentConv();
+      if (!conv) return;
+      conv.failed = false;
+      if (conv.loaded) loadOlder();
+      else openConv(conv);
+    },
   });
   composer = new Composer({ form: $('composer-form'), box: $('composer'), send: $('send'),
     count: $('composer-count'), onSend: send });

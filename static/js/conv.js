@@ -34,6 +34,7 @@ export class Conv {
     this.more = true;              // older messages on the peer
     this.loaded = false;           // newest page read
     this.loading = false;
+    this.failed = false;           // the last page could not be read
     this.divider = null;           // id of the first unread message shown
     this.draft = '';
     this.members = null;           // from /get-list?channel=
@@ -99,6 +100,7 @@ export class Conv {
     this.byId = new Map(this.list.map((m) => [m.id, m]));
     this.more = true;
     this.loaded = false;
+    this.failed = false;
   }
 
   oldestStored() {

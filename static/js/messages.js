@@ -13,7 +13,7 @@ const NEAR_TOP = 400;               // px from the top that load the previous pa
 
 export class MessageView {
   // opts: scroller, items, top, pill, pillText, me(), onRetry(m),
-  // onNearTop(), onSeenBottom()
+  // onNearTop(), onSeenBottom(), onReload() (after a failed page)
   constructor(opts) {
     Object.assign(this, opts);
     this.conv = null;
@@ -141,7 +141,10 @@ export class MessageView {
   renderTop(conv) {
     let content = null;
     if (conv.loading) content = el('p', { class: 'loading' }, el('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Loading messages…');
-    else if (conv.loaded && !conv.more) {
+    else if (conv.failed) {
+      content = el('p', { class: 'loading' }, 'Messages could not be loaded. ',
+        el('button', { type: 'button', class: 'link-btn', onclick: () => this.onReload() }, 'Try again'));
+    } else if (conv.loaded && !conv.more) {
       content = conv.kind === 'dm'
         ? el('div', { class: 'intro' }, avatar(conv.peer, 'large'), el('h3', {}, conv.peer),
           el('p', {}, `This is the beginning of your direct messages with ${conv.peer}. Only the two of you hold them.`))
