@@ -155,6 +155,102 @@ async function startServer(role, args = [], opts = {}) {
   throw new Error(`server did not accept on port ${port}: ${argv.join(' ')}\n${srv.logText()}`);
 }
 
+// --- a chat: tracker, accounts, one peer per user ------------------------------
+
+const srcdir = () => process.env.WR_SRCDIR || path.join(__dirname, '..', '..');
+
+// JSON over HTTP to a server of ours: { status, body, headers }.
+async function http(url, { method = 'GET', body, token, form } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let data;
+  if (form) {
+    headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    data = new URLSearchParams(form).toString();
+  } else if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    data = JSON.stringify(body);
+  } else if (method !== 'GET') {
+    data = '';
+  }
+  const res = await fetch(url, { method, headers, body: data });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch (e) { /* not JSON */ }
+  return { status: res.status, body: json, text, headers: res.headers };
+}
+
+// A tracker (sign-up on, 1 s heart-beats, opts.trackerArgs) with an account
+// NAME / NAME per user, and a peer per user on its own database, serving
+// the page from the source tree.  chat.peers[user] = { srv, url(p), stop(),
+// restart() (same ports and database), api(method, path, body) (with a
+// session of its own, not the browser's) }.
+async function startChat(lib, { users = ['alice', 'bob'], trackerArgs = [] } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wrchat-'));
+  const tracker = await lib.startServer('tracker', ['--allow-signup', '--heartbeat-interval', '1s',
+    '--db', path.join(dir, 'tracker.db'), ...trackerArgs]);
+  for (const u of users) {
+    const r = await http(tracker.url('/register'), { method: 'POST', form: { username: u, password: u } });
+    if (r.status !== 201) throw new Error(`register ${u}: ${r.status} ${r.text}`);
+  }
+  const peers = {};
+  for (const u of users) {
+    const port = await freePort();
+    const args = ['--tracker', tracker.url('').replace(/\/$/, ''), '--p2p-port', String(await freePort()),
+      '--db', path.join(dir, `${u}.db`), '--www', path.join(srcdir(), 'www'),
+      '--static', path.join(srcdir(), 'static')];
+    const peer = {
+      user: u, port, token: null,
+      srv: await lib.startServer('peer', args, { port }),
+      url: (p = '/') => `http://127.0.0.1:${port}${p}`,
+      stop: () => peer.srv.stop(),
+      restart: async () => {
+        await peer.srv.stop();
+        peer.srv = await lib.startServer('peer', args, { port });
+      },
+      api: async (method, p, body) => {
+        if (!peer.token) {
+          const r = await http(peer.url('/login'), { method: 'POST', body: { username: u, password: u } });
+          if (r.status !== 200) throw new Error(`login ${u} on its peer: ${r.status} ${r.text}`);
+          peer.token = r.body.token;
+        }
+        return http(peer.url(p), { method, body, token: peer.token });
+      },
+    };
+    peers[u] = peer;
+  }
+  return { dir, tracker, peers };
+}
+
+// Polls fn() (sync or async) until it returns a truthy value, for at most
+// ms; resolves to that value, or throws with what the last call saw
+// (describe(last) when given).
+async function until(fn, { ms = 15000, every = 50, what = 'condition', describe } = {}) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}` +
+        (describe ? `; saw ${describe(last)}` : ''));
+    }
+    await sleep(every);
+  }
+}
+
+// For a negative check: true when fn() stays truthy for ms (polled), false
+// as soon as it does not.  Not a synchronisation: the window a wrong
+// behaviour would show itself in.
+async function holds(fn, { ms = 500, every = 25 } = {}) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!(await fn())) return false;
+    await sleep(every);
+  }
+  return !!(await fn());
+}
+
 // --- the test wrapper ---------------------------------------------------------
 
 function skipAll(t, reason) {
@@ -176,10 +272,11 @@ async function test(body) {
   const browsers = [];
   const servers = [];
   const lib = {
-    freePort, sleep,
+    freePort, sleep, http, until, holds,
     launch: async (opts = {}) => { const b = await launch(opts); browsers.push(b); return b; },
     startServer: async (...a) => { const s = await startServer(...a); servers.push(s); return s; },
   };
+  lib.startChat = (opts) => startChat(lib, opts);
   try {
     await body(t, lib);
   } catch (e) {
@@ -192,4 +289,5 @@ async function test(body) {
   process.exitCode = t.done();
 }
 
-module.exports = { test, launch, Tap, startServer, freePort, sleep, CHROMIUM, CHROMIUM_ARGS };
+module.exports = { test, launch, Tap, startServer, startChat, http, until, holds, freePort, sleep,
+  CHROMIUM, CHROMIUM_ARGS };
