@@ -11,6 +11,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get('WR_SRCDIR', '.'), 't', 'lib'))
 from wrtest import (binary, diag, done_testing, is_, like, ok, parse_response, raw,  # noqa: E402
-                    req, skip_all, srcdir, tmpdir, wait_until)
+                    req, skip, skip_all, srcdir, tmpdir, wait_until)
 
 PORTS = (8080, 8081, 9000, 9001, 8000, 7001, 7002, 7101, 7102)
 
@@ -137,6 +138,19 @@ def bob_has(text):
 
 
 ok(wait_until(lambda: bob_has('hello bob, from the demo'), 10), 'bob has it, peer to peer')
+
+# the same in a real browser: two tabs on the two *.localhost names
+node = shutil.which('node')
+if node:
+    r = subprocess.run([node, os.path.join(srcdir(), 't', 'browser', 'demo_chat.js')],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode == 77 and not os.environ.get('WR_REQUIRE_ALL'):
+        skip(r.stdout.strip(), 1)
+    elif not is_(r.returncode, 0, 'in Chromium, alice and bob chat through '
+                 'http://alice.localhost:8080/ and http://bob.localhost:8080/'):
+        diag(r.stdout + r.stderr)
+else:
+    skip('node is not installed', 1)
 
 # --- loopback only ------------------------------------------------------------
 def outside_address():
