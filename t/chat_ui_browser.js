@@ -79,10 +79,10 @@ function focusMark() {
   return { name, id: e.id, tag: e.tagName, visible: outline || ring };
 }
 
-// Tab until the focused element satisfies want(mark), at most 40 times;
+// Tab until the focused element satisfies want(mark), at most 60 times;
 // every element passed on the way must show its focus.
 async function tabTo(page, want, unmarked) {
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 60; i++) {
     await page.keyboard.press('Tab');
     const m = await page.evaluate(focusMark);
     if (m && !m.visible) unmarked.push(m.name);
@@ -138,6 +138,9 @@ test(async (t, lib) => {
   await a.keyboard.press('Enter');
   await a.getByRole('heading', { level: 2, name: '#general' }).waitFor();
   t.ok(true, 'a channel entry reached with Tab; Enter opens it');
+  await tabTo(a, (m) => /^Skip to/.test(m.name), unmarked);
+  await a.keyboard.press('Enter');
+  t.ok(await focusIn('composer'), 'the "Skip to the message box" link puts the focus there');
   await tabTo(a, (m) => m.name === 'Create a channel', unmarked);
   await a.keyboard.press('Enter');
   await a.getByRole('dialog').waitFor();

@@ -630,6 +630,12 @@ function togglePeople(open) {
 }
 
 function setupPanes() {
+  // the skip link focuses the box without touching the route (the hash)
+  document.querySelector('.skip').addEventListener('click', (e) => {
+    e.preventDefault();
+    if (PHONE.matches) setView('chat');
+    composer.focus();
+  });
   $('back').addEventListener('click', () => {
     setView('list');
     const active = document.querySelector('a.chan.active');
