@@ -1,13 +1,18 @@
 /*
  * test_server.c - server object life cycle on the reactor (src/server.c):
  * freeing or shutting down a server must leave the loop's other timers and
- * descriptors alone.  The HTTP behaviour itself is tested end to end by
- * t/engine.t.
+ * descriptors alone; a reply made later (from a timer) never runs the next
+ * pipelined request's handler inside itself.  The HTTP behaviour itself is
+ * tested end to end by t/engine.t.
  */
 #include "config.h"
 
 #include <stdbool.h>
+#include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "weaprous.h"
 #include "tap.h"
@@ -70,9 +75,106 @@ static void test_shutdown_idle(void)
     ev_loop_free(loop);
 }
 
+/* --- a late reply and the next pipelined request --- */
+
+struct late {
+    ev_loop  *loop;
+    http_txn *held;          /* /late, answered from the timer */
+    ev_timer  timer, guard;
+    bool      replying;      /* inside the timer's http_txn_reply() */
+    int       next_calls, next_inside;
+    char      got[4096];
+    size_t    gotlen;
+};
+
+static void late_fire(ev_loop *loop, ev_timer *tm, void *arg)
+{
+    struct late *l = arg;
+    http_txn *t = l->held;
+    l->held = NULL;
+    l->replying = true;
+    http_txn_reply(t, 200, "text/plain", "late\n", 5);
+    l->replying = false;
+}
+
+static void late_handler(http_txn *t, void *arg)
+{
+    struct late *l = arg;
+    if (strcmp(http_txn_path(t), "/late") == 0) {
+        l->held = t;
+        ev_timer_start(l->loop, &l->timer, 5, 0);
+        return;
+    }
+    l->next_calls++;
+    l->next_inside += l->replying;
+    http_txn_reply(t, 200, "text/plain", "next\n", 5);
+}
+
+/* Counts "HTTP/1.1 200" in what came back. */
+static int late_answers(const struct late *l)
+{
+    int n = 0;
+    for (const char *p = l->got; (p = strstr(p, "HTTP/1.1 200")) != NULL; p++)
+        n++;
+    return n;
+}
+
+static void late_client_io(ev_loop *loop, int fd, int events, void *arg)
+{
+    struct late *l = arg;
+    ssize_t n = read(fd, l->got + l->gotlen, sizeof l->got - 1 - l->gotlen);
+    if (n > 0) {
+        l->gotlen += (size_t)n;
+        l->got[l->gotlen] = '\0';
+    }
+    if (n <= 0 || late_answers(l) >= 2)
+        ev_stop(loop);
+}
+
+static void late_guard(ev_loop *loop, ev_timer *tm, void *arg)
+{
+    ev_stop(loop);
+}
+
+/* Two pipelined requests in one segment: the first is answered 5 ms later
+ * from a timer.  The second handler must run after that reply returned
+ * (from the loop), never inside it, and both answers come back in order. */
+static void test_late_reply_pipelined(void)
+{
+    struct late l;
+    memset(&l, 0, sizeof l);
+    l.loop = ev_loop_new(0);
+    ev_timer_init(&l.timer, late_fire, &l);
+    ev_timer_init(&l.guard, late_guard, &l);
+    http_server *s = http_server_new(l.loop, NULL, late_handler, &l);
+    ok(s && http_server_listen(s, "127.0.0.1", 0) == 0, "late: server listening");
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(s)) };
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ok(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "late: client connected");
+    static const char reqs[] = "GET /late HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "GET /next HTTP/1.1\r\nHost: x\r\n\r\n";
+    ok(write(fd, reqs, sizeof reqs - 1) == (ssize_t)(sizeof reqs - 1), "late: two requests sent at once");
+    ev_io_set(l.loop, fd, EV_READ, late_client_io, &l);
+    ev_timer_start(l.loop, &l.guard, 3000, 0);
+    ev_run(l.loop);
+    is_int(late_answers(&l), 2, "late: both answered");
+    const char *a = strstr(l.got, "late\n"), *b = strstr(l.got, "next\n");
+    ok(a && b && a < b, "late: in order");
+    is_int(l.next_calls, 1, "late: the next handler ran once");
+    is_int(l.next_inside, 0, "late: not inside the late reply's http_txn_reply()");
+    ev_io_del(l.loop, fd);
+    close(fd);
+    ev_timer_stop(l.loop, &l.guard);
+    ev_timer_stop(l.loop, &l.timer);
+    http_server_free(s);
+    ev_loop_free(l.loop);
+}
+
 int main(void)
 {
     test_free_keeps_timers();
     test_shutdown_idle();
+    test_late_reply_pipelined();
     return done_testing();
 }
