@@ -313,12 +313,14 @@ static int conn_send_file(struct conn *c, struct txn_out *o)
 }
 
 /* Writes what the response has queued.  Returns 0, or -1 when the
- * connection died. */
+ * connection died.  The send timeout runs while bytes wait, from the last
+ * progress. */
 static int conn_flush(struct conn *c)
 {
     if (!c->txn)
         return 0;
     struct txn_out *o = &c->txn->out;
+    size_t before = buf_len(&o->q) + (size_t)o->file_left;
     for (;;) {
         if (o->file_left && o->file_fd >= 0 && conn_send_file(c, o) < 0)
             return -1;
@@ -340,6 +342,9 @@ static int conn_flush(struct conn *c)
      * keep their peak. */
     if (buf_len(&o->q) == 0 && o->q.size > CONN_OUT_KEEP)
         buf_free(&o->q);
+    bool moved = buf_len(&o->q) + (size_t)o->file_left != before;
+    if (moved || (conn_pending(c) && !ev_timer_active(&c->timer)))
+        conn_arm(c);
     return 0;
 }
 
@@ -397,6 +402,7 @@ static void conn_dispatch(struct conn *c)
     http_txn *t = c->txn;
     http_server *s = c->srv;
     c->state = CONN_HANDLER;
+    conn_arm(c);    /* the handler takes its time: no header or body timeout */
     t->handed = true;
     s->stats.requests_total++;
     s->handler(t, s->arg);
@@ -648,8 +654,6 @@ static void conn_step(struct conn *c)
             }
             if (!conn_pending(c))
                 conn_after_response(c);
-            else
-                conn_arm(c);
             break;
         case CONN_LINGER:
         case CONN_CLOSED:
