@@ -497,20 +497,3 @@ int http_form_parse(const char *s, size_t n, http_pair_cb cb, void *arg)
     return 0;
 }
 
-enum http_body http_response_body(const struct http_head *h, bool head_request)
-{
-    if (head_request || h->status < 200 || h->status == 204 || h->status == 304)
-        return HTTP_BODY_NONE;
-    if (h->flags & HTTP_F_CHUNKED)
-        return HTTP_BODY_CHUNKED;
-    if (h->flags & HTTP_F_TE_OTHER)
-        return HTTP_BODY_CLOSE;    /* a coding we cannot parse: read to EOF */
-    return h->content_length >= 0 ? HTTP_BODY_LENGTH : HTTP_BODY_CLOSE;
-}
-
-bool http_response_keepalive(const struct http_head *h, enum http_body body)
-{
-    bool v11 = h->version_major == 1 && h->version_minor >= 1;
-    return body != HTTP_BODY_CLOSE && !(h->flags & HTTP_F_CONN_CLOSE)
-        && (v11 || (h->flags & HTTP_F_CONN_KEEPALIVE));
-}
