@@ -202,5 +202,6 @@ void http_server_free(http_server *s)
     while (s->conns)
         conn_close(s->conns);
     ev_timer_stop(s->loop, &s->grace_timer);
+    txn_cache_free(s);
     free(s);
 }

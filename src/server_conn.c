@@ -153,13 +153,13 @@ static void conn_drop_txn(struct conn *c)
     c->txn = NULL;
     if (!t)
         return;
-    t->c = NULL;
     if (t->handed && t->res != RES_DONE) {
+        t->c = NULL;
         buf_free(&t->out.q);
         if (t->close_cb)
             t->close_cb(t, t->close_arg);
     } else {
-        txn_free(t);
+        txn_free(t);   /* with t->c still set: it may be cached */
     }
 }
 

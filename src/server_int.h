@@ -24,6 +24,8 @@
 #define LINGER_MAX_BYTES    (1u << 20)
 #define ACCESS_LINE_MAX     2048
 #define ACCEPT_WARN_MS      10000
+#define SRV_TXN_CACHE       128     /* finished transactions kept for reuse */
+#define TXN_KEEP            4096    /* a buffer kept with a cached one */
 
 enum conn_state {
     CONN_HEAD,      /* waiting for / parsing a request head */
@@ -81,7 +83,9 @@ struct conn {
 };
 
 /* Written by server_txn.c, but for `c` (cleared by the connection when the
- * client goes) and the draining of `out`. */
+ * client goes) and the draining of `out`.  A finished transaction goes to
+ * its server's cache with its allocations (txn_new reuses them): a
+ * keep-alive connection in its steady state allocates nothing. */
 struct http_txn {
     struct conn     *c;             /* NULL once the client is gone */
     http_server     *srv;
@@ -93,16 +97,12 @@ struct http_txn {
     bool             has_body, body_done, chunked_in;
     uint64_t         body_left;     /* Content-Length bytes still to come */
     struct http_chunked dechunk;
-    buf              body;
     http_body_cb     body_cb;
     void            *body_arg;
     bool             body_paused;
     /* response */
     enum txn_res     res;
     int              status;
-    buf              fields;
-    buf              content;
-    struct txn_out   out;
     bool             close_conn;    /* the connection ends after this response */
     bool             linger;        /* ... with a lingering close */
     bool             head_only;     /* HEAD request: no body bytes */
@@ -116,9 +116,16 @@ struct http_txn {
     char             remote[NET_ADDR_MAX];
     int              remote_port, local_port;
     time_t           started;
-    /* Last, and mostly not cleared: the field array is 3 KiB that the
-     * parser fills up to num_headers (see txn_new). */
+    /* Mostly not cleared: the field array is 3 KiB that the parser fills
+     * up to num_headers (see txn_clear). */
     struct http_head head;
+    /* Kept across reuse, emptied (txn_new). */
+    buf              body;          /* the buffered request body */
+    buf              fields;        /* response fields added by the handler */
+    buf              content;       /* the buffered response body */
+    struct txn_out   out;
+    char            *raw_store;     /* t->raw's allocation */
+    size_t           raw_size;
 };
 
 struct http_server {
@@ -133,6 +140,8 @@ struct http_server {
     uint64_t         accept_warned_ms;
     unsigned         accept_pauses;     /* since the last warning */
     struct conn     *conns;
+    http_txn        *txn_cache[SRV_TXN_CACHE];
+    size_t           ntxn_cache;
     struct http_server_stats stats;
     /* server_txn.c's cache of the fields every answer carries */
     char             date[30];
@@ -194,5 +203,8 @@ WR_HIDDEN int txn_decode_path(http_txn *t);
 WR_HIDDEN void txn_continue_100(http_txn *t);
 /* Gives up the response's file: closes it, or hands a borrowed one back. */
 WR_HIDDEN void txn_file_done(http_txn *t);
+
+/* server_txn.c, for server.c: frees the cached transactions. */
+WR_HIDDEN void txn_cache_free(http_server *s);
 
 #endif

@@ -45,9 +45,10 @@ static bool status_closes(int status)
 
 /* --- transactions --- */
 
-/* Clears everything but the head's field array: zeroing those 3 KiB for
- * every request was a fifth of a proxied request's instructions, and
- * nothing reads a field at or past head.num_headers. */
+/* Clears everything but the head's field array and the kept buffers:
+ * zeroing those 3 KiB for every request was a fifth of a proxied
+ * request's instructions, and nothing reads a field at or past
+ * head.num_headers. */
 static void txn_clear(http_txn *t)
 {
     struct http_head *h = &t->head;
@@ -56,9 +57,34 @@ static void txn_clear(http_txn *t)
     memset(&h->num_headers, 0, sizeof(*h) - offsetof(struct http_head, num_headers));
 }
 
+/* A transaction from the server's cache (its buffers emptied), else a new
+ * one. */
+static http_txn *txn_take(http_server *s)
+{
+    if (s->ntxn_cache) {
+        http_txn *t = s->txn_cache[--s->ntxn_cache];
+        buf_reset(&t->body);
+        buf_reset(&t->fields);
+        buf_reset(&t->content);
+        buf_reset(&t->out.q);
+        return t;
+    }
+    http_txn *t = malloc(sizeof(*t));
+    if (!t)
+        return NULL;
+    /* stream_body mode never buffers: its limit may be far above memory */
+    buf_init(&t->body, s->cfg.stream_body ? 0 : srv_max_body(s) + 1);
+    buf_init(&t->fields, TXN_HEAD_CAP);
+    buf_init(&t->content, CONN_OUT_CAP);
+    buf_init(&t->out.q, CONN_OUT_CAP);
+    t->raw_store = NULL;
+    t->raw_size = 0;
+    return t;
+}
+
 http_txn *txn_new(struct conn *c)
 {
-    http_txn *t = malloc(sizeof(*t));
+    http_txn *t = txn_take(c->srv);
     if (!t)
         return NULL;
     txn_clear(t);
@@ -68,14 +94,11 @@ http_txn *txn_new(struct conn *c)
     t->head.content_length = -1;
     t->declared_len = -1;
     t->out.file_fd = -1;
+    t->out.release = NULL;
+    t->out.file_off = t->out.file_left = 0;
     t->remote_port = c->remote_port;
     t->local_port = -1;
     t->started = ev_wall(c->srv->loop);
-    /* stream_body mode never buffers: its limit may be far above memory */
-    buf_init(&t->body, c->srv->cfg.stream_body ? 0 : srv_max_body(c->srv) + 1);
-    buf_init(&t->fields, TXN_HEAD_CAP);
-    buf_init(&t->content, CONN_OUT_CAP);
-    buf_init(&t->out.q, CONN_OUT_CAP);
     memcpy(t->remote, c->remote, sizeof(t->remote));
     return t;
 }
@@ -97,17 +120,52 @@ void txn_file_done(http_txn *t)
         close(fd);
 }
 
+static void txn_destroy(http_txn *t)
+{
+    buf_free(&t->body);
+    buf_free(&t->fields);
+    buf_free(&t->content);
+    buf_free(&t->out.q);
+    free(t->raw_store);
+    free(t);
+}
+
+/* A buffer that grew for a large request or answer is not kept: the
+ * cache holds at most SRV_TXN_CACHE x (the struct + 5 x TXN_KEEP). */
+static void txn_trim(buf *b)
+{
+    if (b->size > TXN_KEEP)
+        buf_free(b);
+}
+
+/* Goes to the cache, unless its client is gone (the server may be too) or
+ * the cache is full. */
 void txn_free(http_txn *t)
 {
     if (t->free_cb)
         t->free_cb(t, t->free_arg);
     txn_file_done(t);
-    buf_free(&t->body);
-    buf_free(&t->fields);
-    buf_free(&t->content);
-    buf_free(&t->out.q);
-    free(t->raw);
-    free(t);
+    http_server *s = t->srv;
+    if (!t->c || s->ntxn_cache >= SRV_TXN_CACHE) {
+        txn_destroy(t);
+        return;
+    }
+    txn_trim(&t->body);
+    txn_trim(&t->fields);
+    txn_trim(&t->content);
+    txn_trim(&t->out.q);
+    if (t->raw_size > TXN_KEEP) {
+        free(t->raw_store);
+        t->raw_store = NULL;
+        t->raw_size = 0;
+    }
+    s->txn_cache[s->ntxn_cache++] = t;
+}
+
+void txn_cache_free(http_server *s)
+{
+    while (s->ntxn_cache)
+        txn_destroy(s->txn_cache[--s->ntxn_cache]);
 }
 
 void txn_continue_100(http_txn *t)
@@ -128,10 +186,17 @@ static const char *rebase(const char *p, const char *from, char *to)
 int txn_own_head(http_txn *t, const char *base)
 {
     struct http_head *h = &t->head;
-    size_t n = h->head_len;
-    char *raw = malloc(n + 1 + h->target_len + 1);
-    if (!raw)
-        return -1;
+    size_t n = h->head_len, need = n + 1 + h->target_len + 1;
+    if (t->raw_size < need) {
+        size_t size = need < 512 ? 512 : need;
+        char *store = malloc(size);
+        if (!store)
+            return -1;
+        free(t->raw_store);
+        t->raw_store = store;
+        t->raw_size = size;
+    }
+    char *raw = t->raw_store;
     memcpy(raw, base, n);
     raw[n] = '\0';
     t->raw = raw;
