@@ -517,20 +517,27 @@ void http_txn_set_status(http_txn *t, int status)
     t->status = status;
 }
 
-int http_txn_add_header(http_txn *t, const char *name, const char *value)
+int http_txn_add_field(http_txn *t, const char *name, size_t nl,
+                       const char *value, size_t vl)
 {
-    size_t nl = strlen(name), vl = strlen(value);
     if (!http_is_token(name, nl) || !http_is_field_value(value, vl)) {
         errno = EINVAL;
         return -1;
     }
-    size_t mark = buf_len(&t->fields);
-    if (buf_append(&t->fields, name, nl) < 0 || buf_append(&t->fields, ": ", 2) < 0 ||
-        buf_append(&t->fields, value, vl) < 0 || buf_append(&t->fields, "\r\n", 2) < 0) {
-        t->fields.len = mark;
+    char *p = buf_space(&t->fields, nl + vl + 4);
+    if (!p)
         return -1;
-    }
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl);
+    memcpy(p + nl + 2 + vl, "\r\n", 2);
+    buf_commit(&t->fields, nl + vl + 4);
     return 0;
+}
+
+int http_txn_add_header(http_txn *t, const char *name, const char *value)
+{
+    return http_txn_add_field(t, name, strlen(name), value, strlen(value));
 }
 
 int http_txn_add_headerf(http_txn *t, const char *name, const char *fmt, ...)

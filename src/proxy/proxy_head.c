@@ -45,17 +45,40 @@ static const struct fld_kind fld_table[] = {
     FLD("transfer-encoding", FLD_HOP), FLD("x-forwarded-proto", FLD_SKIP_REQ),
 };
 
-/* The FLD_* flags of field name n (0: an ordinary end-to-end field).  The
- * length and the first letter are compared before the whole name: this
- * runs for every field of every request and response. */
+#define FLD_TABLE_N (sizeof fld_table / sizeof fld_table[0])
+#define FLD_MAX_LEN 17   /* the longest name of the table */
+
+/* Case-insensitive equality of n[0..len) and the lowercase name k. */
+static bool fld_eq(const char *n, const char *k, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((n[i] | (n[i] >= 'A' && n[i] <= 'Z' ? 0x20 : 0)) != k[i])
+            return false;
+    return true;
+}
+
+/* The FLD_* flags of field name n (0: an ordinary end-to-end field).  Only
+ * the entries of n's length are looked at (fld_first: where each length
+ * starts in the sorted table, built once), first letter first: this runs
+ * for every field of every request and response. */
 static unsigned fld_class(const char *n, size_t len)
 {
-    const struct fld_kind *k = fld_table;
-    const struct fld_kind *end = k + sizeof fld_table / sizeof fld_table[0];
-    for (; k < end && k->len <= len; k++)
-        if (k->len == len && (n[0] | 0x20) == k->name[0]
-            && strncasecmp(n, k->name, len) == 0)
-            return k->flags;
+    static unsigned char fld_first[FLD_MAX_LEN + 2];
+    static bool built;
+    if (len > FLD_MAX_LEN)
+        return 0;
+    if (!built) {
+        size_t k = 0;
+        for (size_t l = 0; l <= FLD_MAX_LEN + 1; l++) {
+            while (k < FLD_TABLE_N && fld_table[k].len < l)
+                k++;
+            fld_first[l] = (unsigned char)k;
+        }
+        built = true;
+    }
+    for (size_t i = fld_first[len]; i < fld_first[len + 1]; i++)
+        if ((n[0] | 0x20) == fld_table[i].name[0] && fld_eq(n, fld_table[i].name, len))
+            return fld_table[i].flags;
     return 0;
 }
 
@@ -276,9 +299,8 @@ int proxy_head_request(struct preq *r)
     return rc;
 }
 
-/* Passes the upstream's end-to-end fields to the client.  The names and
- * values are NUL-terminated in place, in r->in, which holds the head and
- * is consumed right after: no copies.  Run once per response. */
+/* Passes the upstream's end-to-end fields to the client, from the slices
+ * of the parsed head.  Run once per response. */
 void proxy_head_response(struct preq *r)
 {
     const struct http_head *h = &r->rd.head;
@@ -288,13 +310,8 @@ void proxy_head_response(struct preq *r)
         unsigned k = fld_class(f->name, f->name_len);
         if ((k & FLD_SKIP_RESP) || (conn && conn_lists(h, f->name, f->name_len)))
             continue;
-        /* the parser's slices are followed by ':' and by CR, LF or
-         * trailing blanks, all inside the head: safe to overwrite */
-        char *name = (char *)f->name, *value = (char *)f->value;
-        name[f->name_len] = '\0';
-        value[f->value_len] = '\0';
         has_rid |= (k & FLD_RID) != 0;
-        http_txn_add_header(r->t, name, value);
+        http_txn_add_field(r->t, f->name, f->name_len, f->value, f->value_len);
     }
     if (!has_rid)
         http_txn_add_header(r->t, "X-Request-ID", r->rid);
