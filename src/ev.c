@@ -291,8 +291,28 @@ void ev_timer_stop(ev_loop *loop, ev_timer *t)
     ev_heap_down(loop, last->heap_index);
 }
 
+/* True when t really is in the heap (see ev_timer_stop). */
+static bool ev_timer_queued(const ev_loop *loop, const ev_timer *t)
+{
+    size_t i = t->heap_index;
+    return i < loop->nheap && loop->heap[i] == t;
+}
+
 int ev_timer_start(ev_loop *loop, ev_timer *t, uint64_t after_ms, uint64_t repeat_ms)
 {
+    /* A timer (re)started for "now" by a timer callback would be due again
+     * in the same drain and could spin there forever: it waits a pass. */
+    if (after_ms == 0 && loop->in_timers)
+        after_ms = 1;
+    uint64_t due = loop->now_ms + after_ms;
+    /* Pushed later (a timeout restarted on progress, the common case): the
+     * heap keeps its earlier place, and ev_run_timers moves it on when it
+     * comes up; no heap work per restart. */
+    if (ev_timer_queued(loop, t) && due >= t->when_ms) {
+        t->due_ms = due;
+        t->repeat_ms = repeat_ms;
+        return 0;
+    }
     ev_timer_stop(loop, t);
     if (loop->nheap == loop->heap_cap) {
         size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
@@ -302,11 +322,7 @@ int ev_timer_start(ev_loop *loop, ev_timer *t, uint64_t after_ms, uint64_t repea
         loop->heap = h;
         loop->heap_cap = cap;
     }
-    /* A timer (re)started for "now" by a timer callback would be due again
-     * in the same drain and could spin there forever: it waits a pass. */
-    if (after_ms == 0 && loop->in_timers)
-        after_ms = 1;
-    t->when_ms = loop->now_ms + after_ms;
+    t->when_ms = t->due_ms = due;
     t->repeat_ms = repeat_ms;
     loop->heap[loop->nheap] = t;
     t->heap_index = loop->nheap++;
@@ -322,6 +338,11 @@ static void ev_run_timers(ev_loop *loop)
     loop->in_timers = true;
     while (loop->nheap && loop->heap[0]->when_ms <= now) {
         ev_timer *t = loop->heap[0];
+        if (t->due_ms > now) {   /* pushed later since it was placed */
+            t->when_ms = t->due_ms;
+            ev_heap_down(loop, 0);
+            continue;
+        }
         ev_timer_stop(loop, t);
         if (t->repeat_ms)
             ev_timer_start(loop, t, t->repeat_ms, t->repeat_ms);

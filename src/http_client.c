@@ -5,8 +5,10 @@
  * READ_BODY -> DONE) advanced by one transition function, hc_step(), with
  * one timer: in CONNECTING the earlier of the connect and overall
  * deadlines, afterwards the overall deadline.  Interest is derived from the
- * state (hc_interest).  A finished keep-alive connection goes to the
- * client's idle pool, where it is watched for the server closing it.
+ * state (hc_interest).  The response is read by the library's response
+ * reader (http_reader_*, weaprous/http.h).  A finished keep-alive
+ * connection goes to the client's idle pool, where it is watched for the
+ * server closing it.
  */
 #include "config.h"
 
@@ -29,8 +31,6 @@ enum hc_state {
 };
 
 enum hc_event { HC_EV_WRITABLE, HC_EV_READABLE, HC_EV_TIMEOUT };
-
-enum hc_body_mode { HC_BODY_NONE, HC_BODY_LENGTH, HC_BODY_CHUNKED, HC_BODY_CLOSE };
 
 struct hc_idle {
     hc_client *client;
@@ -55,7 +55,6 @@ struct hc_request {
     int fd;
     struct sockaddr_storage sa;
     socklen_t salen;
-    bool head_only;                /* HEAD: no body whatever the fields say */
     bool idempotent;
     bool reused, retried, got_bytes;
     int pending_err;               /* failure to report from the timer */
@@ -63,14 +62,9 @@ struct hc_request {
     ev_timer timer;
     buf out, in, body;
     size_t sent;                   /* request bytes written */
-    struct http_parser parser;
-    struct http_head head;
-    size_t head_len;
-    enum hc_body_mode mode;
-    struct http_chunked chunked;
-    bool keep_alive;               /* connection reusable afterwards */
     hc_done_cb cb;
     void *arg;
+    struct http_reader reader;     /* the response: head, framing, caps */
 };
 
 static void hc_step(hc_request *r, enum hc_event ev);
@@ -263,29 +257,26 @@ static bool hc_retry(hc_request *r)
     return hc_connect(r) == 0;
 }
 
+/* r->in is not touched once the head is in: the head's field pointers
+ * into it stay valid until the callback returns. */
 static void hc_complete(hc_request *r)
 {
     struct hc_response resp;
-    struct http_parser p;
     hc_done_cb cb = r->cb;
     void *arg = r->arg;
     char nul = '\0';
 
-    /* the buffer may have moved since the head was parsed: parse it again
-     * so that the field pointers are current */
-    http_parser_init(&p, HTTP_PARSE_RESPONSE);
-    if (http_parse_head(&p, buf_ptr(&r->in), r->head_len, &r->head) <= 0 ||
-        buf_append(&r->body, &nul, 1) < 0) {
-        hc_fail(r, EPROTO);
+    if (buf_append(&r->body, &nul, 1) < 0) {
+        hc_fail(r, ENOMEM);
         return;
     }
-    resp.status = r->head.status;
-    resp.head = &r->head;
+    resp.status = r->reader.head.status;
+    resp.head = &r->reader.head;
     resp.body = buf_ptr(&r->body);
     resp.body_len = buf_len(&r->body) - 1;
     /* pool first, so that a request started from the callback can reuse
      * the connection; free comes after the pass */
-    hc_release(r, r->keep_alive);
+    hc_release(r, r->reader.keepalive);
     cb(r, 0, &resp, arg);
 }
 
@@ -302,113 +293,37 @@ static void hc_interest(hc_request *r)
     ev_io_events(r->client->loop, r->fd, ev);
 }
 
-/* --- response body --- */
+/* --- response --- */
 
-static int hc_body_append(hc_request *r, const char *p, size_t n)
-{
-    if (n > r->client->cfg.max_body - buf_len(&r->body))
-        return -EMSGSIZE;
-    if (buf_append(&r->body, p, n) < 0)
-        return -ENOMEM;
-    return 0;
-}
-
-/* Feeds raw body bytes (decoding chunked in place).  Returns 1 when the
- * body is complete, 0 for more, or -errno. */
+/* Frames raw body bytes at p[0..n) (chunked decoded in place) into the
+ * body.  Returns 1 when the body is complete, 0 for more, or -errno. */
 static int hc_body_bytes(hc_request *r, char *p, size_t n)
 {
-    if (r->mode == HC_BODY_CHUNKED) {
-        size_t len = n;
-        ssize_t rest = http_chunked_decode(&r->chunked, p, &len);
-        if (rest == HTTP_ERROR)
-            return -EPROTO;
-        int e = hc_body_append(r, p, len);
-        if (e < 0)
-            return e;
-        if (rest == HTTP_AGAIN)
-            return 0;
-        if (rest > 0)
-            r->keep_alive = false;   /* bytes nobody asked for */
-        return 1;
-    }
-    if (r->mode == HC_BODY_LENGTH) {
-        uint64_t left = (uint64_t)r->head.content_length - buf_len(&r->body);
-        if (n > left) {
-            n = (size_t)left;
-            r->keep_alive = false;
-        }
-        int e = hc_body_append(r, p, n);
-        if (e < 0)
-            return e;
-        return buf_len(&r->body) == (uint64_t)r->head.content_length;
-    }
-    if (r->mode == HC_BODY_CLOSE) {
-        int e = hc_body_append(r, p, n);
-        return e < 0 ? e : 0;
-    }
-    return 1;
-}
+    size_t k;
+    ssize_t rc = http_reader_body(&r->reader, p, n, &k);
 
-/* Body framing of a response (RFC 9112 6.3, http_response_body()). */
-static int hc_body_mode(hc_request *r)
-{
-    const struct http_head *h = &r->head;
-    static const enum hc_body_mode modes[] = {
-        [HTTP_BODY_NONE] = HC_BODY_NONE, [HTTP_BODY_LENGTH] = HC_BODY_LENGTH,
-        [HTTP_BODY_CHUNKED] = HC_BODY_CHUNKED, [HTTP_BODY_CLOSE] = HC_BODY_CLOSE,
-    };
-    enum http_body body = http_response_body(h, r->head_only);
-
-    r->mode = modes[body];
-    r->keep_alive = http_response_keepalive(h, body);
-    if (r->mode == HC_BODY_LENGTH && (uint64_t)h->content_length > r->client->cfg.max_body)
-        return -EMSGSIZE;
-    return 0;
-}
-
-/* --- head --- */
-
-/* Parses the head in r->in.  Interim 1xx answers are skipped.  Returns 1
- * with the head complete and the body mode set, 0 for more, or -errno. */
-static int hc_parse_head(hc_request *r)
-{
-    for (;;) {
-        int n = http_parse_head(&r->parser, buf_ptr(&r->in), buf_len(&r->in), &r->head);
-        if (n == HTTP_AGAIN)
-            return buf_len(&r->in) >= HTTP_MAX_HEAD ? -EPROTO : 0;
-        if (n < 0)
-            return -EPROTO;
-        if (r->head.status == 101)
-            return -EPROTO;   /* we never ask for an upgrade */
-        if (r->head.status >= 200) {
-            r->head_len = (size_t)n;
-            return hc_body_mode(r) < 0 ? -EMSGSIZE : 1;
-        }
-        buf_consume(&r->in, (size_t)n);
-        http_parser_init(&r->parser, HTTP_PARSE_RESPONSE);
-    }
-}
-
-/* The head is in: hand the bytes behind it to the body decoder.  They are
- * copied out so that r->in keeps exactly the head. */
-static int hc_head_done(hc_request *r)
-{
-    size_t extra = buf_len(&r->in) - r->head_len;
-    buf raw;
-
-    r->state = HC_STATE_READ_BODY;
-    if (r->mode == HC_BODY_NONE)
-        return extra ? (r->keep_alive = false, 1) : 1;
-    if (extra == 0)
-        return 0;
-    buf_init(&raw, extra);
-    if (buf_append(&raw, buf_ptr(&r->in) + r->head_len, extra) < 0) {
-        buf_free(&raw);
+    if (rc == HTTP_ERROR)
+        return r->reader.too_large ? -EMSGSIZE : -EPROTO;
+    if (buf_append(&r->body, p, k) < 0)
         return -ENOMEM;
-    }
-    int res = hc_body_bytes(r, buf_ptr(&raw), extra);
-    buf_free(&raw);
-    return res;
+    return rc == HTTP_AGAIN ? 0 : 1;
+}
+
+/* Reads the head in r->in (interim 1xx answers skipped); the bytes behind
+ * it go to the body.  Returns 1 when the response is complete, 0 for more,
+ * or -errno. */
+static int hc_head(hc_request *r)
+{
+    int n = http_reader_head(&r->reader, buf_ptr(&r->in), buf_len(&r->in));
+
+    if (n == HTTP_AGAIN)
+        return buf_len(&r->in) >= HTTP_MAX_HEAD ? -EPROTO : 0;
+    if (n < 0)
+        return r->reader.too_large ? -EMSGSIZE : -EPROTO;
+    if (r->reader.head.status == 101)
+        return -EPROTO;   /* we never ask for an upgrade */
+    r->state = HC_STATE_READ_BODY;
+    return hc_body_bytes(r, buf_ptr(&r->in) + n, buf_len(&r->in) - (size_t)n);
 }
 
 /* --- I/O --- */
@@ -434,7 +349,7 @@ static ssize_t hc_read(hc_request *r, char *scratch, size_t size)
  * failure. */
 static void hc_on_eof(hc_request *r, int err)
 {
-    if (err == 0 && r->state == HC_STATE_READ_BODY && r->mode == HC_BODY_CLOSE) {
+    if (err == 0 && r->state == HC_STATE_READ_BODY && http_reader_eof(&r->reader)) {
         hc_complete(r);
         return;
     }
@@ -458,9 +373,7 @@ static void hc_on_readable(hc_request *r)
         return;
     }
     if (r->state == HC_STATE_READ_HEAD) {
-        res = hc_parse_head(r);
-        if (res == 1)
-            res = hc_head_done(r);
+        res = hc_head(r);
     } else {
         res = hc_body_bytes(r, scratch, (size_t)n);
     }
@@ -612,7 +525,6 @@ static hc_request *hc_request_alloc(hc_client *c, const struct sockaddr *sa,
     buf_init(&r->out, HC_MAX_REQUEST_HEAD + body_len);
     buf_init(&r->in, HTTP_MAX_HEAD + 1);
     buf_init(&r->body, c->cfg.max_body + 1);
-    http_parser_init(&r->parser, HTTP_PARSE_RESPONSE);
     ev_timer_init(&r->timer, hc_on_timer, r);
     return r;
 }
@@ -637,7 +549,7 @@ hc_request *hc_request_start(hc_client *c, const struct sockaddr *sa, socklen_t 
         return NULL;
     }
     enum http_method m = http_method_parse(method, strlen(method));
-    r->head_only = m == HTTP_M_HEAD;
+    http_reader_init(&r->reader, m == HTTP_M_HEAD, c->cfg.max_body);
     r->idempotent = http_method_idempotent(m);
     r->cb = cb;
     r->arg = arg;

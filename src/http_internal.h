@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 /* Bits of http_ctype[c]. */
-#define HC_TCHAR  0x01  /* token character (RFC 9110 5.6.2) */
-#define HC_VALUE  0x02  /* field-value character: HTAB, SP, VCHAR, obs-text */
-#define HC_TARGET 0x04  /* request-target character: VCHAR, obs-text */
-#define HC_HOST   0x08  /* character allowed in a Host value */
-#define HC_OWS    0x10  /* SP or HTAB */
+#define CT_TCHAR  0x01  /* token character (RFC 9110 5.6.2) */
+#define CT_VALUE  0x02  /* field-value character: HTAB, SP, VCHAR, obs-text */
+#define CT_TARGET 0x04  /* request-target character: VCHAR, obs-text */
+#define CT_HOST   0x08  /* character allowed in a Host value */
+#define CT_OWS    0x10  /* SP or HTAB */
 
 #define HTTP_HEX_BAD 0xff  /* http_hexval[c] for a non-hex byte */
 
@@ -44,7 +44,7 @@ static inline int http_list_next(const char *s, size_t n, size_t *pos,
 {
     size_t i = *pos;
 
-    while (i < n && (s[i] == ',' || (http_ctype[(unsigned char)s[i]] & HC_OWS)))
+    while (i < n && (s[i] == ',' || (http_ctype[(unsigned char)s[i]] & CT_OWS)))
         i++;
     if (i == n) {
         *pos = n;
@@ -54,7 +54,7 @@ static inline int http_list_next(const char *s, size_t n, size_t *pos,
     while (i < n && s[i] != ',')
         i++;
     size_t end = i;
-    while (end > start && (http_ctype[(unsigned char)s[end - 1]] & HC_OWS))
+    while (end > start && (http_ctype[(unsigned char)s[end - 1]] & CT_OWS))
         end--;
     *elem = s + start;
     *elen = end - start;

@@ -154,11 +154,11 @@ static bool take_te(struct http_facts *f, const char *v, size_t n)
     f->te = true;
     while (http_list_next(v, n, &pos, &e, &elen)) {
         size_t tl = 0;
-        while (tl < elen && (http_ctype[(unsigned char)e[tl]] & HC_TCHAR))
+        while (tl < elen && (http_ctype[(unsigned char)e[tl]] & CT_TCHAR))
             tl++;
         /* a coding is a token, optionally followed by ;parameters */
         if (tl == 0 || (tl < elen && e[tl] != ';'
-                        && !(http_ctype[(unsigned char)e[tl]] & HC_OWS)))
+                        && !(http_ctype[(unsigned char)e[tl]] & CT_OWS)))
             return false;
         bool chunked = tl == 7 && http_ieq(e, "chunked", 7);
         if (f->te_chunked_last)
@@ -206,7 +206,7 @@ static int take_field(struct http_parser *p, struct http_head *h,
         if (!req)
             return 0;
         for (size_t i = 0; i < hd->value_len; i++)
-            if (!(http_ctype[(unsigned char)hd->value[i]] & HC_HOST))
+            if (!(http_ctype[(unsigned char)hd->value[i]] & CT_HOST))
                 return *why = "bad Host", 400;
         if (f->hosts++ == 0) {
             h->host = hd->value;
@@ -244,8 +244,8 @@ static int take_field(struct http_parser *p, struct http_head *h,
 
 /* Judges the collected facts: framing (CL/TE), Host, 411.  Returns 0 or an
  * error status with *why set. */
-static int judge(struct http_parser *p, struct http_head *h,
-                 const struct http_facts *f, const char **why)
+static int check_facts(struct http_parser *p, struct http_head *h,
+                       const struct http_facts *f, const char **why)
 {
     bool req = p->kind == HTTP_PARSE_REQUEST;
 
@@ -330,7 +330,7 @@ static int finish(struct http_parser *p, const char *buf, size_t head_len,
         if (st)
             return fail(p, st, why);
     }
-    int st = judge(p, h, &f, &why);
+    int st = check_facts(p, h, &f, &why);
     if (st)
         return fail(p, st, why);
     h->head_len = head_len;
@@ -359,7 +359,7 @@ static inline void store_field(struct http_parser *p, const unsigned char *b,
 {
     size_t ve = i;
 
-    while (ve > p->value_start && (http_ctype[b[ve - 1]] & HC_OWS))
+    while (ve > p->value_start && (http_ctype[b[ve - 1]] & CT_OWS))
         ve--;
     uint32_t *o = p->offs[p->nfields++];
     o[FO_NAME] = (uint32_t)p->mark;
@@ -397,7 +397,7 @@ static inline size_t skip_class(const unsigned char *b, size_t i, size_t lim,
     return i;
 }
 
-/* skip_class(HC_VALUE) eight bytes at a time: a word none of whose bytes is
+/* skip_class(CT_VALUE) eight bytes at a time: a word none of whose bytes is
  * below 0x20 or equal to 0x7f is all field-value bytes.  A word that may
  * hold one (HTAB included) goes through the byte loop. */
 static inline size_t skip_value(const unsigned char *b, size_t i, size_t lim)
@@ -412,7 +412,7 @@ static inline size_t skip_value(const unsigned char *b, size_t i, size_t lim)
             break;
         i += 8;
     }
-    return skip_class(b, i, lim, HC_VALUE);
+    return skip_class(b, i, lim, CT_VALUE);
 }
 
 /* Advances i over bytes of class `cls`, but not to or past lim. */
@@ -462,7 +462,7 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len,
             i++;
             break;
         case PS_METHOD:
-            LINE_SKIP(HC_TCHAR);
+            LINE_SKIP(CT_TCHAR);
             if (b[i] != ' ' || i == p->line_start)
                 FAIL(400, "bad method");
             p->rl[RL_METHOD_END] = (uint32_t)i;
@@ -470,13 +470,13 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len,
             i++;
             break;
         case PS_TARGET_START:
-            if (!(http_ctype[c] & HC_TARGET))
+            if (!(http_ctype[c] & CT_TARGET))
                 FAIL(400, "bad request-target");
             p->rl[RL_TARGET] = (uint32_t)i;
             st = PS_TARGET;
             break;
         case PS_TARGET:
-            LINE_SKIP(HC_TARGET);
+            LINE_SKIP(CT_TARGET);
             if (b[i] != ' ')
                 FAIL(400, "bad request-target");
             p->rl[RL_TARGET_END] = (uint32_t)i;
@@ -535,7 +535,7 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len,
             i++;
             break;
         case PS_REASON:
-            LINE_SKIP(HC_VALUE);
+            LINE_SKIP(CT_VALUE);
             if (b[i] != '\r')
                 FAIL(502, "bad reason phrase");
             p->rl[RL_REASON_END] = (uint32_t)i;
@@ -554,9 +554,9 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len,
                 i++;
                 break;
             }
-            if (http_ctype[c] & HC_OWS)
+            if (http_ctype[c] & CT_OWS)
                 FAIL(400, p->nfields ? "obs-fold" : "whitespace before first field");
-            if (!(http_ctype[c] & HC_TCHAR))
+            if (!(http_ctype[c] & CT_TCHAR))
                 FAIL(400, c == '\n' ? "bare LF" : "bad field name");
             if (p->nfields >= max_fields)
                 FAIL(431, "too many fields");
@@ -565,19 +565,19 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len,
             i++;
             break;
         case PS_NAME:
-            SKIP(HC_TCHAR, end);
+            SKIP(CT_TCHAR, end);
             if (i == end)
                 break;
             c = b[i];
             if (c != ':')
-                FAIL(400, (http_ctype[c] & HC_OWS) ? "whitespace before colon"
+                FAIL(400, (http_ctype[c] & CT_OWS) ? "whitespace before colon"
                                                    : "bad field name");
             p->name_end = i;
             st = PS_VALUE_OWS;
             i++;
             break;
         case PS_VALUE_OWS:
-            SKIP(HC_OWS, end);
+            SKIP(CT_OWS, end);
             if (i == end)
                 break;
             p->value_start = i;
@@ -670,7 +670,7 @@ static int after_size(struct http_chunked *d, int st, unsigned c)
         return CS_ERROR;
     if (c == ';')
         return CS_EXT;
-    return (http_ctype[c] & HC_OWS) ? CS_SIZE_WS : CS_ERROR;
+    return (http_ctype[c] & CT_OWS) ? CS_SIZE_WS : CS_ERROR;
 }
 
 /* The first byte after the size digits: the size is known, and a chunk
@@ -713,7 +713,7 @@ static int chunk_byte(struct http_chunked *d, int st, unsigned c)
     case CS_EXT:
         if (c == '\r')
             return CS_SIZE_LF;
-        if (++d->counter > HTTP_MAX_CHUNK_EXT || !(http_ctype[c] & HC_VALUE))
+        if (++d->counter > HTTP_MAX_CHUNK_EXT || !(http_ctype[c] & CT_VALUE))
             return CS_ERROR;
         return CS_EXT;
     case CS_SIZE_LF:
@@ -735,11 +735,11 @@ static int chunk_byte(struct http_chunked *d, int st, unsigned c)
     case CS_TRAILER_START:
         if (c == '\r')
             return CS_END_LF;
-        return (http_ctype[c] & HC_TCHAR) ? CS_TRAILER : CS_ERROR;
+        return (http_ctype[c] & CT_TCHAR) ? CS_TRAILER : CS_ERROR;
     case CS_TRAILER:
         if (c == '\r')
             return CS_TRAILER_LF;
-        return (http_ctype[c] & HC_VALUE) || c == ':' ? CS_TRAILER : CS_ERROR;
+        return (http_ctype[c] & CT_VALUE) || c == ':' ? CS_TRAILER : CS_ERROR;
     case CS_TRAILER_LF:
         return c == '\n' ? CS_TRAILER_START : CS_ERROR;
     case CS_END_LF:

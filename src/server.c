@@ -1,7 +1,8 @@
 /*
  * server.c - the HTTP/1.1 server object: listeners, accepting (with a pause
- * when descriptors run out), graceful shutdown, statistics.  Connections
- * are server_conn.c's; transactions server_txn.c's.  See weaprous/server.h.
+ * when descriptors run out), graceful shutdown, statistics.  The top of the
+ * engine's chain: it drives connections (server_conn.c), which drive
+ * transactions (server_txn.c).  See weaprous/server.h.
  */
 #include "config.h"
 
@@ -15,31 +16,6 @@
 #include "weaprous/log.h"
 
 static void srv_grace_over(ev_loop *loop, ev_timer *t, void *arg);
-
-size_t srv_max_body(const http_server *s)
-{
-    return s->cfg.max_body ? s->cfg.max_body : HTTP_DEFAULT_MAX_BODY;
-}
-
-const char *srv_date(http_server *s)
-{
-    time_t now = ev_wall(s->loop);
-    if (now != s->date_at) {
-        http_date_format(now, s->date);
-        s->date_at = now;
-        int n = snprintf(s->fixed, sizeof(s->fixed), "Server: %.64s\r\nDate: %s\r\n",
-                         s->cfg.server_name ? s->cfg.server_name : "weaprous", s->date);
-        s->fixed_len = n > 0 && (size_t)n < sizeof(s->fixed) ? (size_t)n : 0;
-    }
-    return s->date;
-}
-
-const char *srv_fixed_fields(http_server *s, size_t *len)
-{
-    srv_date(s);
-    *len = s->fixed_len;
-    return s->fixed;
-}
 
 /* --- accepting --- */
 
@@ -180,10 +156,15 @@ static void srv_finish_shutdown(http_server *s)
         done(s, s->done_arg);
 }
 
-void srv_maybe_done(http_server *s)
+static void srv_maybe_done(http_server *s)
 {
     if (s->shutting_down && s->conns == NULL)
         srv_finish_shutdown(s);
+}
+
+void srv_conn_gone(http_server *s)
+{
+    srv_maybe_done(s);
 }
 
 static void srv_grace_over(ev_loop *loop, ev_timer *t, void *arg)
@@ -205,10 +186,7 @@ void http_server_shutdown(http_server *s, unsigned grace_ms,
     struct conn *c = s->conns, *next;
     for (; c; c = next) {
         next = c->next;
-        if (c->state == CONN_HEAD && buf_len(&c->in) == 0 && buf_len(&c->out) == 0)
-            conn_close(c);
-        else
-            c->close_after = true;
+        conn_shutdown(c);
     }
     ev_timer_start(s->loop, &s->grace_timer, grace_ms, 0);
     srv_maybe_done(s);
@@ -224,5 +202,6 @@ void http_server_free(http_server *s)
     while (s->conns)
         conn_close(s->conns);
     ev_timer_stop(s->loop, &s->grace_timer);
+    txn_cache_free(s);
     free(s);
 }

@@ -10,6 +10,14 @@
  * Only one transaction per connection is in flight: pipelined requests wait
  * in the input buffer until the previous response has been written, which
  * keeps answers in order and memory bounded.
+ *
+ * This file alone writes struct conn.  The transaction (server_txn.c) fills
+ * its response queue and asks for a step with conn_kick(); a kick that
+ * comes while the connection is busy is taken by the running step, one that
+ * comes from outside (a reply from a timer or another socket) steps at once
+ * but leaves the next request and any close that would call the handler
+ * back to a step at the end of the loop pass: a reply never runs the next
+ * request's handler inside itself.
  */
 #include "config.h"
 
@@ -27,6 +35,29 @@
 #include "weaprous/log.h"
 
 static void conn_io(ev_loop *loop, int fd, int events, void *arg);
+static void conn_step(struct conn *c);
+static void conn_update(struct conn *c);
+static void conn_error(struct conn *c, int status);
+static void conn_defer(struct conn *c);
+
+/* A step from the loop (I/O, a timer, the deferred step): may dispatch. */
+static void conn_run(struct conn *c)
+{
+    conn_step(c);
+    conn_update(c);
+}
+
+/* Bytes or a file of the response still to go out. */
+static bool conn_pending(const struct conn *c)
+{
+    const http_txn *t = c->txn;
+    return t && (buf_len(&t->out.q) || t->out.file_left);
+}
+
+static size_t conn_queued(const struct conn *c)
+{
+    return c->txn ? buf_len(&c->txn->out.q) : 0;
+}
 
 /* --- timers: one per connection, armed from the state --- */
 
@@ -49,11 +80,10 @@ static void conn_timeout(ev_loop *loop, ev_timer *tm, void *arg)
         conn_close(c);              /* send or linger timeout */
         return;
     }
-    conn_step(c);
-    conn_update(c);
+    conn_run(c);
 }
 
-void conn_arm(struct conn *c)
+static void conn_arm(struct conn *c)
 {
     const struct http_server_config *cfg = &c->srv->cfg;
     unsigned ms = 0;
@@ -68,7 +98,7 @@ void conn_arm(struct conn *c)
         break;
     case CONN_HANDLER:
     case CONN_SEND:
-        if (buf_len(&c->out) || c->file_left)
+        if (conn_pending(c))
             ms = cfg_or(cfg->send_timeout_ms, HTTP_SEND_TIMEOUT_MS);
         break;
     case CONN_LINGER:
@@ -90,11 +120,11 @@ static void conn_free(ev_loop *loop, void *arg)
     struct conn *c = arg;
     (void)loop;
     buf_free(&c->in);
-    buf_free(&c->out);
     free(c);
 }
 
-void conn_account(struct conn *c, size_t queued)
+/* Brings the server's out_queued to `queued` bytes for c. */
+static void conn_account(struct conn *c, size_t queued)
 {
     http_server *s = c->srv;
     s->stats.out_queued = s->stats.out_queued - c->out_counted + queued;
@@ -110,7 +140,27 @@ static void conn_unlink(struct conn *c)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    c->prev = c->next = NULL;
     s->stats.connections_active--;
+}
+
+/* The client is gone: a transaction the handler still owns is told (its
+ * on_close) and completes later on its own; any other is freed.  The bytes
+ * it queued will never be sent. */
+static void conn_drop_txn(struct conn *c)
+{
+    http_txn *t = c->txn;
+    c->txn = NULL;
+    if (!t)
+        return;
+    if (t->handed && t->res != RES_DONE) {
+        t->c = NULL;
+        buf_free(&t->out.q);
+        if (t->close_cb)
+            t->close_cb(t, t->close_arg);
+    } else {
+        txn_free(t);   /* with t->c still set: it may be cached */
+    }
 }
 
 /* Idempotent.  Orphans a transaction the handler still owns (its on_close
@@ -127,42 +177,69 @@ void conn_close(struct conn *c)
         close(c->fd);
         c->fd = -1;
     }
-    conn_file_done(c);
     conn_account(c, 0);
-    http_txn *t = c->txn;
-    c->txn = NULL;
-    if (t) {
-        t->c = NULL;
-        if (t->handed && t->res != RES_DONE) {
-            if (t->close_cb)
-                t->close_cb(t, t->close_arg);
-        } else {
-            txn_free(t);
-        }
-    }
+    conn_drop_txn(c);
     conn_unlink(c);
     ev_defer(s->loop, conn_free, c);
-    srv_maybe_done(s);
+    srv_conn_gone(s);
 }
 
-void conn_error(struct conn *c, int status)
+int conn_hijack(struct conn *c, buf *rest)
+{
+    if (buf_append(rest, buf_ptr(&c->in), buf_len(&c->in)) < 0)
+        return -1;
+    int fd = c->fd;
+    ev_io_del(c->srv->loop, fd);
+    c->fd = -1;
+    if (c->txn)
+        c->txn->c = NULL;
+    c->txn = NULL;
+    conn_close(c);
+    return fd;
+}
+
+/* A write failed: close now, or, in a step for a kick, at the end of the
+ * pass (the close runs the handler's on_close, which must not run inside
+ * the handler's own call). */
+static void conn_fail(struct conn *c)
+{
+    if (!c->late) {
+        conn_close(c);
+        return;
+    }
+    c->broken = true;
+    conn_defer(c);
+}
+
+/* A protocol error before the handler: the engine's answer, then close. */
+static void conn_error(struct conn *c, int status)
 {
     if (!c->txn && !(c->txn = txn_new(c))) {
         conn_close(c);
         return;
     }
-    c->close_after = true;
+    c->closing = true;
     c->linger = true;
     http_txn_error(c->txn, status);
+    if (c->state != CONN_CLOSED)
+        c->state = CONN_SEND;
+}
+
+void conn_shutdown(struct conn *c)
+{
+    if (c->state == CONN_HEAD && buf_len(&c->in) == 0)
+        conn_close(c);
+    else
+        c->closing = true;
 }
 
 static int conn_interest(const struct conn *c)
 {
-    int ev = (buf_len(&c->out) || c->file_left) ? EV_WRITE : 0;
+    int ev = conn_pending(c) ? EV_WRITE : 0;
     bool can_read = !c->eof && buf_room(&c->in) > 0;
     switch (c->state) {
     case CONN_HEAD:
-        if (can_read && buf_len(&c->out) < CONN_OUT_HIGH_WATER)
+        if (can_read)
             ev |= EV_READ;
         break;
     case CONN_HANDLER:
@@ -188,11 +265,11 @@ static int conn_interest(const struct conn *c)
     return ev;
 }
 
-void conn_update(struct conn *c)
+static void conn_update(struct conn *c)
 {
-    if (c->state == CONN_CLOSED)
+    if (c->state == CONN_CLOSED || c->broken)
         return;
-    conn_account(c, buf_len(&c->out));
+    conn_account(c, conn_queued(c));
     int ev = conn_interest(c);
     if (ev != c->events) {
         if (ev_io_events(c->srv->loop, c->fd, ev) < 0) {
@@ -203,78 +280,71 @@ void conn_update(struct conn *c)
     }
 }
 
-void conn_file_done(struct conn *c)
-{
-    int fd = c->file_fd;
-    if (fd < 0)
-        return;
-    /* cleared first: release may run code that looks at the connection */
-    http_fd_release_fn release = c->file_release;
-    c->file_fd = -1;
-    c->file_left = 0;
-    c->file_release = NULL;
-    if (release)
-        release(fd, c->file_release_arg);
-    else
-        close(fd);
-}
-
 /* Moves file bytes to the socket: sendfile when nothing else is queued,
- * else through the output buffer.  0 on progress or would-block, -1 on
+ * else through the output queue.  0 on progress or would-block, -1 on
  * error. */
-static int conn_send_file(struct conn *c)
+static int conn_send_file(struct conn *c, struct txn_out *o)
 {
 #ifdef HAVE_SENDFILE
-    if (buf_len(&c->out) == 0) {
-        size_t n = c->file_left > (off_t)(1u << 20) ? (1u << 20) : (size_t)c->file_left;
-        ssize_t w = sendfile(c->fd, c->file_fd, &c->file_off, n);
+    if (buf_len(&o->q) == 0) {
+        size_t n = o->file_left > (off_t)(1u << 20) ? (1u << 20) : (size_t)o->file_left;
+        ssize_t w = sendfile(c->fd, o->file_fd, &o->file_off, n);
         if (w < 0)
             return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
         if (w == 0)
             return -1;      /* file shrank under us: the response is broken */
-        c->file_left -= w;
+        o->file_left -= w;
         return 0;
     }
 #endif
-    if (buf_len(&c->out) >= CONN_OUT_HIGH_WATER)
+    if (buf_len(&o->q) >= CONN_OUT_HIGH_WATER)
         return 0;
-    size_t want = c->file_left > (off_t)FILE_CHUNK ? FILE_CHUNK : (size_t)c->file_left;
-    char *dst = buf_space(&c->out, want);
+    size_t want = o->file_left > (off_t)FILE_CHUNK ? FILE_CHUNK : (size_t)o->file_left;
+    char *dst = buf_space(&o->q, want);
     if (!dst)
         return 0;
-    ssize_t r = pread(c->file_fd, dst, want, c->file_off);
+    ssize_t r = pread(o->file_fd, dst, want, o->file_off);
     if (r <= 0)
         return -1;
-    buf_commit(&c->out, (size_t)r);
-    c->file_off += r;
-    c->file_left -= r;
+    buf_commit(&o->q, (size_t)r);
+    o->file_off += r;
+    o->file_left -= r;
     return 0;
 }
 
-/* Writes what is queued.  Returns 0, or -1 when the connection died. */
-int conn_flush(struct conn *c)
+/* Writes what the response has queued.  Returns 0, or -1 when the
+ * connection died.  The send timeout runs while bytes wait, from the last
+ * progress. */
+static int conn_flush(struct conn *c)
 {
+    if (!c->txn)
+        return 0;
+    struct txn_out *o = &c->txn->out;
+    size_t before = buf_len(&o->q) + (size_t)o->file_left;
     for (;;) {
-        if (c->file_left && c->file_fd >= 0 && conn_send_file(c) < 0)
+        if (o->file_left && o->file_fd >= 0 && conn_send_file(c, o) < 0)
             return -1;
-        if (buf_len(&c->out) == 0)
+        if (buf_len(&o->q) == 0)
             break;
-        ssize_t n = buf_write_fd(&c->out, c->fd);
+        ssize_t n = buf_write_fd(&o->q, c->fd);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
             return -1;
         }
-        if (c->file_left == 0 && buf_len(&c->out) == 0)
+        if (o->file_left == 0 && buf_len(&o->q) == 0)
             break;
     }
-    if (c->file_left == 0)
-        conn_file_done(c);
+    if (o->file_left == 0)
+        txn_file_done(c->txn);
     /* A queue that grew for a large answer gives its memory back once it
      * is written: a thousand connections that streamed once must not each
      * keep their peak. */
-    if (buf_len(&c->out) == 0 && c->out.size > CONN_OUT_KEEP)
-        buf_free(&c->out);
+    if (buf_len(&o->q) == 0 && o->q.size > CONN_OUT_KEEP)
+        buf_free(&o->q);
+    bool moved = buf_len(&o->q) + (size_t)o->file_left != before;
+    if (moved || (conn_pending(c) && !ev_timer_active(&c->timer)))
+        conn_arm(c);
     return 0;
 }
 
@@ -285,7 +355,7 @@ static void conn_drained(struct conn *c)
 {
     http_txn *t = c->txn;
     if (c->state == CONN_CLOSED || !t || !t->drain_cb ||
-        buf_len(&c->out) >= CONN_OUT_HIGH_WATER / 2)
+        buf_len(&t->out.q) >= CONN_OUT_HIGH_WATER / 2)
         return;
     http_txn_cb cb = t->drain_cb;
     t->drain_cb = NULL;
@@ -313,7 +383,7 @@ static int conn_fill(struct conn *c)
         c->eof = true;
         /* A client that leaves while the handler works is gone for good. */
         if (c->state == CONN_HANDLER || c->state == CONN_BODY ||
-            (c->state == CONN_HEAD && buf_len(&c->in) == 0 && buf_len(&c->out) == 0)) {
+            (c->state == CONN_HEAD && buf_len(&c->in) == 0)) {
             conn_close(c);
             return -1;
         }
@@ -332,17 +402,10 @@ static void conn_dispatch(struct conn *c)
     http_txn *t = c->txn;
     http_server *s = c->srv;
     c->state = CONN_HANDLER;
+    conn_arm(c);    /* the handler takes its time: no header or body timeout */
     t->handed = true;
     s->stats.requests_total++;
     s->handler(t, s->arg);
-}
-
-void conn_continue_100(struct conn *c)
-{
-    http_txn *t = c->txn;
-    if ((t->head.flags & HTTP_F_EXPECT_CONTINUE) && t->head.version_minor >= 1 &&
-        buf_len(&c->in) == 0)
-        buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
 }
 
 /* Head is parsed at buf_ptr(in)[0..n): take it over and decide what next. */
@@ -376,7 +439,7 @@ static void conn_head_done(struct conn *c, size_t n)
         conn_dispatch(c);
         return;
     }
-    conn_continue_100(c);
+    txn_continue_100(t);
     c->state = CONN_BODY;
     conn_arm(c);
 }
@@ -491,7 +554,12 @@ static void conn_stream_body(struct conn *c)
     if (n < 0 || t->dechunk.total > max) {
         /* The handler owns t: drop the client as if it had left, so that
          * on_close tells the handler and t stays valid until completed. */
-        conn_close(c);
+        if (c->late) {
+            c->broken = true;       /* closed at the end of the pass */
+            conn_defer(c);
+        } else {
+            conn_close(c);
+        }
         return;
     }
     t->body_done = done;
@@ -505,9 +573,26 @@ static void conn_stream_body(struct conn *c)
 
 /* --- the transition function --- */
 
+/* The handler completed the transaction: its response goes out. */
+static void conn_answered(struct conn *c)
+{
+    http_txn *t = c->txn;
+    /* A body still on the wire must not be parsed as the next request. */
+    if (t->has_body && !t->body_done)
+        c->closing = c->linger = true;
+    c->closing |= t->close_conn;
+    c->linger |= t->linger;
+    c->state = CONN_SEND;
+}
+
+/* The response is written: the transaction goes, the connection waits for
+ * the next request or closes. */
 static void conn_after_response(struct conn *c)
 {
-    if (c->close_after || c->eof) {
+    http_txn *t = c->txn;
+    c->txn = NULL;
+    txn_free(t);
+    if (c->closing || c->eof) {
         /* A clean "Connection: close" with nothing left to read closes at
          * once: the answer is queued in the kernel and goes out before the
          * FIN.  Lingering costs a shutdown and more reads per connection. */
@@ -527,16 +612,26 @@ static void conn_after_response(struct conn *c)
     conn_arm(c);
 }
 
-void conn_step(struct conn *c)
+static void conn_step(struct conn *c)
 {
+    if (c->broken) {
+        if (!c->late)
+            conn_close(c);
+        return;
+    }
     c->busy++;
     c->yielded = false;
     unsigned handled = 0;
     for (;;) {
         enum conn_state before = c->state;
         size_t in_before = buf_len(&c->in);
+        c->kicked = false;
         switch (c->state) {
         case CONN_HEAD:
+            if (c->late && buf_len(&c->in)) {
+                conn_defer(c);      /* the next request: not inside a reply */
+                goto out;
+            }
             if (handled++ >= HTTP_MAX_PIPELINE_PER_PASS && buf_len(&c->in)) {
                 c->yielded = true;  /* fairness: the rest waits a pass */
                 goto out;
@@ -547,29 +642,68 @@ void conn_step(struct conn *c)
             conn_read_body(c);
             break;
         case CONN_HANDLER:
-            conn_stream_body(c);
+            if (c->txn->res == RES_DONE)
+                conn_answered(c);
+            else
+                conn_stream_body(c);
             break;
         case CONN_SEND:
             if (conn_flush(c) < 0) {
-                conn_close(c);
+                conn_fail(c);
                 goto out;
             }
-            if (buf_len(&c->out) == 0 && c->file_left == 0)
+            if (!conn_pending(c))
                 conn_after_response(c);
-            else
-                conn_arm(c);
             break;
         case CONN_LINGER:
         case CONN_CLOSED:
             goto out;
         }
-        if (c->state == before && buf_len(&c->in) == in_before)
+        if (c->broken)
+            goto out;
+        if (c->state == before && buf_len(&c->in) == in_before && !c->kicked)
             break;
     }
-    if (c->state != CONN_CLOSED && buf_len(&c->out) && conn_flush(c) < 0)
-        conn_close(c);
+    if (c->state != CONN_CLOSED && conn_pending(c) && conn_flush(c) < 0)
+        conn_fail(c);
 out:
     c->busy--;
+}
+
+static void conn_deferred(ev_loop *loop, void *arg)
+{
+    struct conn *c = arg;
+    (void)loop;
+    c->deferred = false;
+    if (c->state != CONN_CLOSED)
+        conn_run(c);
+}
+
+/* Queues a step for the end of the pass (once); without memory for it,
+ * the next pass does it through writability. */
+static void conn_defer(struct conn *c)
+{
+    if (c->deferred)
+        return;
+    if (ev_defer(c->srv->loop, conn_deferred, c) == 0)
+        c->deferred = true;
+    else
+        c->yielded = true;
+}
+
+void conn_kick(struct conn *c)
+{
+    if (c->state == CONN_CLOSED)
+        return;
+    conn_account(c, conn_queued(c));
+    if (c->busy) {
+        c->kicked = true;
+        return;
+    }
+    c->late = true;
+    conn_step(c);
+    c->late = false;
+    conn_update(c);
 }
 
 static void conn_io(ev_loop *loop, int fd, int events, void *arg)
@@ -587,8 +721,7 @@ static void conn_io(ev_loop *loop, int fd, int events, void *arg)
     c->busy--;
     if (rc < 0 || c->state == CONN_CLOSED)
         return;
-    conn_step(c);
-    conn_update(c);
+    conn_run(c);
 }
 
 void conn_new(http_server *s, int fd, const struct sockaddr_storage *ss)
@@ -606,14 +739,11 @@ void conn_new(http_server *s, int fd, const struct sockaddr_storage *ss)
     }
     c->srv = s;
     c->fd = fd;
-    c->file_fd = -1;
     c->events = EV_READ;
     c->state = CONN_HEAD;
     buf_init(&c->in, CONN_IN_CAP);
-    buf_init(&c->out, CONN_OUT_CAP);
     ev_timer_init(&c->timer, conn_timeout, c);
     net_addr_str((const struct sockaddr *)ss, c->remote, &c->remote_port);
-    c->local_port = -1;
     net_set_nodelay(fd);
     c->next = s->conns;
     if (s->conns)

@@ -24,6 +24,8 @@
 #define LINGER_MAX_BYTES    (1u << 20)
 #define ACCESS_LINE_MAX     2048
 #define ACCEPT_WARN_MS      10000
+#define SRV_TXN_CACHE       128     /* finished transactions kept for reuse */
+#define TXN_KEEP            4096    /* a buffer kept with a cached one */
 
 enum conn_state {
     CONN_HEAD,      /* waiting for / parsing a request head */
@@ -40,32 +42,50 @@ enum txn_res {
     RES_DONE
 };
 
+/* A response on its way to the client: bytes, then a file.  The one
+ * structure two files write, as a queue: the transaction appends
+ * (server_txn.c), the connection drains it to the socket (server_conn.c). */
+struct txn_out {
+    buf              q;
+    int              file_fd;       /* -1: none */
+    http_fd_release_fn release;     /* NULL: file_fd is ours to close */
+    void            *release_arg;
+    off_t            file_off, file_left;
+};
+
+/* Written by server_conn.c alone; the transaction reads a few fields. */
 struct conn {
     http_server     *srv;
     struct conn     *prev, *next;
     int              fd;
     enum conn_state  state;
     int              events;        /* interest currently registered */
-    int              busy;          /* >0 while conn_step or a handler runs */
-    buf              in, out;
+    int              busy;          /* >0 while conn_step or conn_io runs */
+    bool             kicked;        /* conn_kick() while busy: step again */
+    bool             late;          /* stepping for conn_kick(): no handler
+                                       is dispatched, no close runs on_close */
+    bool             deferred;      /* a step waits for the end of the pass */
+    bool             broken;        /* write failed in a late step: closes
+                                       in the deferred step */
+    buf              in;
     struct http_parser parser;
-    http_txn        *txn;
+    http_txn        *txn;           /* kept until its response is written */
     ev_timer         timer;
     unsigned         nrequests;
     bool             eof;           /* client shut its sending side */
     bool             yielded;       /* stopped for fairness with input left */
-    bool             close_after;   /* close once the response is out */
+    bool             closing;       /* close once the response is out */
     bool             linger;        /* input may be left unread: lingering close */
-    int              file_fd;       /* body being sent from a file */
-    http_fd_release_fn file_release;/* NULL: file_fd is ours to close */
-    void            *file_release_arg;
-    off_t            file_off, file_left;
     size_t           lingered;
-    size_t           out_counted;   /* out's length in stats.out_queued */
+    size_t           out_counted;   /* queued bytes counted in stats.out_queued */
     char             remote[NET_ADDR_MAX];
-    int              remote_port, local_port;
+    int              remote_port;
 };
 
+/* Written by server_txn.c, but for `c` (cleared by the connection when the
+ * client goes) and the draining of `out`.  A finished transaction goes to
+ * its server's cache with its allocations (txn_new reuses them): a
+ * keep-alive connection in its steady state allocates nothing. */
 struct http_txn {
     struct conn     *c;             /* NULL once the client is gone */
     http_server     *srv;
@@ -77,15 +97,14 @@ struct http_txn {
     bool             has_body, body_done, chunked_in;
     uint64_t         body_left;     /* Content-Length bytes still to come */
     struct http_chunked dechunk;
-    buf              body;
     http_body_cb     body_cb;
     void            *body_arg;
     bool             body_paused;
     /* response */
     enum txn_res     res;
     int              status;
-    buf              fields;
-    buf              content;
+    bool             close_conn;    /* the connection ends after this response */
+    bool             linger;        /* ... with a lingering close */
     bool             head_only;     /* HEAD request: no body bytes */
     bool             chunked_out;
     int64_t          declared_len;  /* streamed Content-Length, or -1 */
@@ -95,10 +114,18 @@ struct http_txn {
     void            *data;
     char             note[256];
     char             remote[NET_ADDR_MAX];
+    int              remote_port, local_port;
     time_t           started;
-    /* Last, and mostly not cleared: the field array is 3 KiB that the
-     * parser fills up to num_headers (see txn_new). */
+    /* Mostly not cleared: the field array is 3 KiB that the parser fills
+     * up to num_headers (see txn_clear). */
     struct http_head head;
+    /* Kept across reuse, emptied (txn_new). */
+    buf              body;          /* the buffered request body */
+    buf              fields;        /* response fields added by the handler */
+    buf              content;       /* the buffered response body */
+    struct txn_out   out;
+    char            *raw_store;     /* t->raw's allocation */
+    size_t           raw_size;
 };
 
 struct http_server {
@@ -113,7 +140,10 @@ struct http_server {
     uint64_t         accept_warned_ms;
     unsigned         accept_pauses;     /* since the last warning */
     struct conn     *conns;
+    http_txn        *txn_cache[SRV_TXN_CACHE];
+    size_t           ntxn_cache;
     struct http_server_stats stats;
+    /* server_txn.c's cache of the fields every answer carries */
     char             date[30];
     time_t           date_at;
     char             fixed[160];        /* "Server: ...\r\nDate: ...\r\n" */
@@ -126,39 +156,55 @@ struct http_server {
 
 static inline unsigned cfg_or(unsigned v, unsigned dflt) { return v ? v : dflt; }
 
-/* server.c */
-WR_HIDDEN const char *srv_date(http_server *s);
-/* The Server and Date fields of every answer, rebuilt once a second. */
-WR_HIDDEN const char *srv_fixed_fields(http_server *s, size_t *len);
-WR_HIDDEN size_t srv_max_body(const http_server *s);
-/* Finishes a graceful shutdown once the last connection is gone. */
-WR_HIDDEN void srv_maybe_done(http_server *s);
+static inline size_t srv_max_body(const http_server *s)
+{
+    return s->cfg.max_body ? s->cfg.max_body : HTTP_DEFAULT_MAX_BODY;
+}
 
-/* server_conn.c: the connection state machine.  conn_step() advances while
- * progress is possible; conn_update() derives the poll interest from the
- * state; conn_close() is idempotent and defers the free. */
+/*
+ * The engine is a chain: server.c (listeners, accept, shutdown) drives
+ * connections, server_conn.c (the connection state machine) drives
+ * transactions, server_txn.c (the request view and the response builder)
+ * answers.  Each file writes only its own structure; a lower file reaches
+ * up through the few calls below, never by writing the upper one's fields.
+ */
+
+/* server.c: a connection left the server (it unlinked itself): finishes a
+ * graceful shutdown once the last one is gone. */
+WR_HIDDEN void srv_conn_gone(http_server *s);
+
+/* server_conn.c, for server.c */
 WR_HIDDEN void conn_new(http_server *s, int fd, const struct sockaddr_storage *ss);
-WR_HIDDEN void conn_step(struct conn *c);
-WR_HIDDEN void conn_update(struct conn *c);
-WR_HIDDEN void conn_close(struct conn *c);
-WR_HIDDEN void conn_arm(struct conn *c);
-WR_HIDDEN void conn_error(struct conn *c, int status);
-WR_HIDDEN int conn_flush(struct conn *c);
-/* Brings the server's out_queued to `queued` bytes for c (its queue, or 0
- * at close).  conn_update() does it after every step; http_txn_write()
- * at once, for producers that look at the count between steps. */
-WR_HIDDEN void conn_account(struct conn *c, size_t queued);
-WR_HIDDEN void conn_continue_100(struct conn *c);
-/* Gives up c->file_fd: closes it, or hands a borrowed one back. */
-WR_HIDDEN void conn_file_done(struct conn *c);
+/* Closes an idle connection now; a busy one after its response. */
+WR_HIDDEN void conn_shutdown(struct conn *c);
 
-/* server_txn.c: a transaction's life. */
+/* server_conn.c, for server_txn.c */
+/* The transaction changed (answered, wrote, asked for its body ...): the
+ * connection steps now, or after its running step when busy.  A step run
+ * by a kick writes, but never dispatches the next request nor closes with
+ * the handler's on_close inside the caller: those wait for the end of the
+ * loop pass. */
+WR_HIDDEN void conn_kick(struct conn *c);
+/* Idempotent; the free is deferred.  A transaction the handler still owns
+ * is orphaned (its on_close runs); any other is freed. */
+WR_HIDDEN void conn_close(struct conn *c);
+/* Unregisters the socket and closes the connection without it: the
+ * unparsed input goes to *rest, the transaction is detached (not freed).
+ * Returns the fd, or -1 (ENOMEM) with nothing changed. */
+WR_HIDDEN int conn_hijack(struct conn *c, buf *rest);
+
+/* server_txn.c, for server_conn.c: a transaction's life. */
 WR_HIDDEN http_txn *txn_new(struct conn *c);
+/* Frees t (its on_free runs, a file still held is given up). */
 WR_HIDDEN void txn_free(http_txn *t);
 WR_HIDDEN int txn_own_head(http_txn *t, const char *base);
 WR_HIDDEN int txn_decode_path(http_txn *t);
-WR_HIDDEN bool txn_keepalive(const http_txn *t);
-WR_HIDDEN void txn_log(http_txn *t);
-WR_HIDDEN void txn_complete(http_txn *t);
+/* Queues "100 Continue" when the client asked for it and sent no body yet. */
+WR_HIDDEN void txn_continue_100(http_txn *t);
+/* Gives up the response's file: closes it, or hands a borrowed one back. */
+WR_HIDDEN void txn_file_done(http_txn *t);
+
+/* server_txn.c, for server.c: frees the cached transactions. */
+WR_HIDDEN void txn_cache_free(http_server *s);
 
 #endif

@@ -5,6 +5,11 @@
  * completes it now or later.  This file owns the transaction's life (its
  * private copy of the head, the access-log line, completion) and the public
  * request-view and response API of weaprous/server.h.
+ *
+ * It writes the transaction only.  The response goes into the
+ * transaction's own queue (t->out), which the connection drains; whatever
+ * the connection must do about it (write, move on, close after the answer)
+ * it is asked with conn_kick(), or told with conn_close().
  */
 #include "config.h"
 
@@ -40,9 +45,10 @@ static bool status_closes(int status)
 
 /* --- transactions --- */
 
-/* Clears everything but the head's field array: zeroing those 3 KiB for
- * every request was a fifth of a proxied request's instructions, and
- * nothing reads a field at or past head.num_headers. */
+/* Clears everything but the head's field array and the kept buffers:
+ * zeroing those 3 KiB for every request was a fifth of a proxied
+ * request's instructions, and nothing reads a field at or past
+ * head.num_headers. */
 static void txn_clear(http_txn *t)
 {
     struct http_head *h = &t->head;
@@ -51,9 +57,34 @@ static void txn_clear(http_txn *t)
     memset(&h->num_headers, 0, sizeof(*h) - offsetof(struct http_head, num_headers));
 }
 
+/* A transaction from the server's cache (its buffers emptied), else a new
+ * one. */
+static http_txn *txn_take(http_server *s)
+{
+    if (s->ntxn_cache) {
+        http_txn *t = s->txn_cache[--s->ntxn_cache];
+        buf_reset(&t->body);
+        buf_reset(&t->fields);
+        buf_reset(&t->content);
+        buf_reset(&t->out.q);
+        return t;
+    }
+    http_txn *t = malloc(sizeof(*t));
+    if (!t)
+        return NULL;
+    /* stream_body mode never buffers: its limit may be far above memory */
+    buf_init(&t->body, s->cfg.stream_body ? 0 : srv_max_body(s) + 1);
+    buf_init(&t->fields, TXN_HEAD_CAP);
+    buf_init(&t->content, CONN_OUT_CAP);
+    buf_init(&t->out.q, CONN_OUT_CAP);
+    t->raw_store = NULL;
+    t->raw_size = 0;
+    return t;
+}
+
 http_txn *txn_new(struct conn *c)
 {
-    http_txn *t = malloc(sizeof(*t));
+    http_txn *t = txn_take(c->srv);
     if (!t)
         return NULL;
     txn_clear(t);
@@ -62,24 +93,86 @@ http_txn *txn_new(struct conn *c)
     t->status = 200;
     t->head.content_length = -1;
     t->declared_len = -1;
+    t->out.file_fd = -1;
+    t->out.release = NULL;
+    t->out.file_off = t->out.file_left = 0;
+    t->remote_port = c->remote_port;
+    t->local_port = -1;
     t->started = ev_wall(c->srv->loop);
-    /* stream_body mode never buffers: its limit may be far above memory */
-    buf_init(&t->body, c->srv->cfg.stream_body ? 0 : srv_max_body(c->srv) + 1);
-    buf_init(&t->fields, TXN_HEAD_CAP);
-    buf_init(&t->content, CONN_OUT_CAP);
     memcpy(t->remote, c->remote, sizeof(t->remote));
     return t;
 }
 
+void txn_file_done(http_txn *t)
+{
+    struct txn_out *o = &t->out;
+    int fd = o->file_fd;
+    if (fd < 0)
+        return;
+    /* cleared first: release may run code that looks at the transaction */
+    http_fd_release_fn release = o->release;
+    o->file_fd = -1;
+    o->file_left = 0;
+    o->release = NULL;
+    if (release)
+        release(fd, o->release_arg);
+    else
+        close(fd);
+}
+
+static void txn_destroy(http_txn *t)
+{
+    buf_free(&t->body);
+    buf_free(&t->fields);
+    buf_free(&t->content);
+    buf_free(&t->out.q);
+    free(t->raw_store);
+    free(t);
+}
+
+/* A buffer that grew for a large request or answer is not kept: the
+ * cache holds at most SRV_TXN_CACHE x (the struct + 5 x TXN_KEEP). */
+static void txn_trim(buf *b)
+{
+    if (b->size > TXN_KEEP)
+        buf_free(b);
+}
+
+/* Goes to the cache, unless its client is gone (the server may be too) or
+ * the cache is full. */
 void txn_free(http_txn *t)
 {
     if (t->free_cb)
         t->free_cb(t, t->free_arg);
-    buf_free(&t->body);
-    buf_free(&t->fields);
-    buf_free(&t->content);
-    free(t->raw);
-    free(t);
+    txn_file_done(t);
+    http_server *s = t->srv;
+    if (!t->c || s->ntxn_cache >= SRV_TXN_CACHE) {
+        txn_destroy(t);
+        return;
+    }
+    txn_trim(&t->body);
+    txn_trim(&t->fields);
+    txn_trim(&t->content);
+    txn_trim(&t->out.q);
+    if (t->raw_size > TXN_KEEP) {
+        free(t->raw_store);
+        t->raw_store = NULL;
+        t->raw_size = 0;
+    }
+    s->txn_cache[s->ntxn_cache++] = t;
+}
+
+void txn_cache_free(http_server *s)
+{
+    while (s->ntxn_cache)
+        txn_destroy(s->txn_cache[--s->ntxn_cache]);
+}
+
+void txn_continue_100(http_txn *t)
+{
+    if ((t->head.flags & HTTP_F_EXPECT_CONTINUE) && t->head.version_minor >= 1 &&
+        t->c && buf_len(&t->c->in) == 0)
+        buf_puts(&t->out.q, "HTTP/1.1 100 Continue\r\n\r\n");
 }
 
 static const char *rebase(const char *p, const char *from, char *to)
@@ -93,10 +186,17 @@ static const char *rebase(const char *p, const char *from, char *to)
 int txn_own_head(http_txn *t, const char *base)
 {
     struct http_head *h = &t->head;
-    size_t n = h->head_len;
-    char *raw = malloc(n + 1 + h->target_len + 1);
-    if (!raw)
-        return -1;
+    size_t n = h->head_len, need = n + 1 + h->target_len + 1;
+    if (t->raw_size < need) {
+        size_t size = need < 512 ? 512 : need;
+        char *store = malloc(size);
+        if (!store)
+            return -1;
+        free(t->raw_store);
+        t->raw_store = store;
+        t->raw_size = size;
+    }
+    char *raw = t->raw_store;
     memcpy(raw, base, n);
     raw[n] = '\0';
     t->raw = raw;
@@ -156,11 +256,11 @@ int txn_decode_path(http_txn *t)
     return http_url_decode(t->path, t->path, (size_t)n, false) < 0 ? -1 : 0;
 }
 
-bool txn_keepalive(const http_txn *t)
+static bool txn_keepalive(const http_txn *t)
 {
     const struct conn *c = t->c;
     const struct http_head *h = &t->head;
-    if (!c || c->close_after || c->eof || t->srv->shutting_down)
+    if (!c || t->close_conn || c->closing || c->eof || t->srv->shutting_down)
         return false;
     if (c->nrequests >= cfg_or(t->srv->cfg.max_keepalive_requests, HTTP_MAX_KEEPALIVE_REQUESTS))
         return false;
@@ -210,12 +310,26 @@ static int head_content_length(buf *o, uint64_t v)
     return buf_append(o, line, n);
 }
 
+/* The Server and Date fields of every answer, rebuilt once a second. */
+static const char *txn_fixed_fields(http_server *s, size_t *len)
+{
+    time_t now = ev_wall(s->loop);
+    if (now != s->date_at) {
+        http_date_format(now, s->date);
+        s->date_at = now;
+        int n = snprintf(s->fixed, sizeof(s->fixed), "Server: %.64s\r\nDate: %s\r\n",
+                         s->cfg.server_name ? s->cfg.server_name : "weaprous", s->date);
+        s->fixed_len = n > 0 && (size_t)n < sizeof(s->fixed) ? (size_t)n : 0;
+    }
+    *len = s->fixed_len;
+    return s->fixed;
+}
+
 static int txn_write_head(http_txn *t, int64_t content_length)
 {
-    struct conn *c = t->c;
     http_server *s = t->srv;
     bool keep = txn_keepalive(t);
-    buf *o = &c->out;
+    buf *o = &t->out.q;
     int st = t->status;
 
     if (content_length < 0 && status_has_body(st) && !t->head_only) {
@@ -225,11 +339,11 @@ static int txn_write_head(http_txn *t, int64_t content_length)
             keep = false;
     }
     if (!keep)
-        c->close_after = true;
+        t->close_conn = true;
     /* No printf on the hot path: the status line from the table, the
      * Server and Date fields cached per second, the length by hand. */
     size_t fixed_len;
-    const char *fixed = srv_fixed_fields(s, &fixed_len);
+    const char *fixed = txn_fixed_fields(s, &fixed_len);
     int r = head_status_line(o, st);
     if (r == 0)
         r = buf_append(o, fixed, fixed_len);
@@ -276,7 +390,7 @@ static void log_puts(char *line, size_t *len, size_t cap, const char *s, bool es
 /* nginx's combined format.  Only a head the parser completed (t->raw, its
  * NUL-split copy) is quoted: the pieces of a head that failed to parse
  * still point into the input buffer, unterminated, so they are "-". */
-void txn_log(http_txn *t)
+static void txn_log(http_txn *t)
 {
     if (!log_access_enabled())
         return;
@@ -315,27 +429,16 @@ void txn_log(http_txn *t)
     log_access_line(line, len);
 }
 
-/* The transaction's response is fully handed to the connection (or the
- * client is gone): log it, free it, and let the connection move on. */
-void txn_complete(http_txn *t)
+/* The response is whole in t->out (or the client is gone): logged; the
+ * connection sends it and frees t, or, without a client, t goes now. */
+static void txn_complete(http_txn *t)
 {
-    struct conn *c = t->c;
     t->res = RES_DONE;
-    /* A body still on the wire must not be parsed as the next request. */
-    if (c && t->has_body && !t->body_done)
-        c->close_after = c->linger = true;
     txn_log(t);
-    txn_free(t);
-    if (!c)
-        return;
-    c->txn = NULL;
-    if (c->state == CONN_CLOSED)
-        return;
-    c->state = CONN_SEND;
-    if (c->busy == 0) {
-        conn_step(c);
-        conn_update(c);
-    }
+    if (t->c)
+        conn_kick(t->c);
+    else
+        txn_free(t);
 }
 
 /* --- request view --- */
@@ -347,7 +450,7 @@ const char *http_txn_target(const http_txn *t) { return t->head.target ? t->head
 const char *http_txn_path(const http_txn *t) { return t->path ? t->path : ""; }
 const char *http_txn_query(const http_txn *t) { return t->query ? t->query : ""; }
 const char *http_txn_remote_addr(const http_txn *t) { return t->remote; }
-int http_txn_remote_port(const http_txn *t) { return t->c ? t->c->remote_port : 0; }
+int http_txn_remote_port(const http_txn *t) { return t->c ? t->remote_port : 0; }
 http_server *http_txn_server(const http_txn *t) { return t->srv; }
 ev_loop *http_txn_loop(const http_txn *t) { return t->srv->loop; }
 void *http_txn_get_data(const http_txn *t) { return t->data; }
@@ -355,10 +458,11 @@ void http_txn_set_data(http_txn *t, void *data) { t->data = data; }
 
 int http_txn_local_port(const http_txn *t)
 {
-    struct conn *c = t->c;
-    if (c && c->local_port < 0)
-        c->local_port = net_local_port(c->fd);
-    return c ? c->local_port : -1;
+    if (!t->c)
+        return -1;
+    if (t->local_port < 0)
+        ((http_txn *)t)->local_port = net_local_port(t->c->fd);   /* a cache */
+    return t->local_port;
 }
 
 bool http_txn_closing(const http_txn *t)
@@ -393,24 +497,17 @@ void http_txn_on_body(http_txn *t, http_body_cb cb, void *arg)
 {
     t->body_cb = cb;
     t->body_arg = arg;
-    struct conn *c = t->c;
-    if (!c)
+    if (!t->c)
         return;
-    conn_continue_100(c);
-    if (c->busy == 0) {
-        conn_step(c);
-        conn_update(c);
-    }
+    txn_continue_100(t);
+    conn_kick(t->c);
 }
 
 void http_txn_pause_body(http_txn *t, bool paused)
 {
     t->body_paused = paused;
-    struct conn *c = t->c;
-    if (!paused && c && c->busy == 0) {
-        conn_step(c);
-        conn_update(c);
-    }
+    if (!paused && t->c)
+        conn_kick(t->c);
 }
 
 /* --- response --- */
@@ -420,20 +517,27 @@ void http_txn_set_status(http_txn *t, int status)
     t->status = status;
 }
 
-int http_txn_add_header(http_txn *t, const char *name, const char *value)
+int http_txn_add_field(http_txn *t, const char *name, size_t nl,
+                       const char *value, size_t vl)
 {
-    size_t nl = strlen(name), vl = strlen(value);
     if (!http_is_token(name, nl) || !http_is_field_value(value, vl)) {
         errno = EINVAL;
         return -1;
     }
-    size_t mark = buf_len(&t->fields);
-    if (buf_append(&t->fields, name, nl) < 0 || buf_append(&t->fields, ": ", 2) < 0 ||
-        buf_append(&t->fields, value, vl) < 0 || buf_append(&t->fields, "\r\n", 2) < 0) {
-        t->fields.len = mark;
+    char *p = buf_space(&t->fields, nl + vl + 4);
+    if (!p)
         return -1;
-    }
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl);
+    memcpy(p + nl + 2 + vl, "\r\n", 2);
+    buf_commit(&t->fields, nl + vl + 4);
     return 0;
+}
+
+int http_txn_add_header(http_txn *t, const char *name, const char *value)
+{
+    return http_txn_add_field(t, name, strlen(name), value, strlen(value));
 }
 
 int http_txn_add_headerf(http_txn *t, const char *name, const char *fmt, ...)
@@ -484,7 +588,7 @@ void http_txn_finish(http_txn *t)
         if (txn_write_head(t, status_has_body(t->status) ? (int64_t)n : -1) < 0) {
             conn_close(c);
         } else if (!t->head_only && status_has_body(t->status)) {
-            if (buf_append(&c->out, buf_ptr(&t->content), n) < 0)
+            if (buf_append(&t->out.q, buf_ptr(&t->content), n) < 0)
                 conn_close(c);
             t->body_bytes = n;
         }
@@ -508,8 +612,8 @@ void http_txn_reply(http_txn *t, int status, const char *content_type,
 
 void http_txn_error(http_txn *t, int status)
 {
-    if (t->c && status_closes(status))
-        t->c->close_after = t->c->linger = true;
+    if (status_closes(status))
+        t->close_conn = t->linger = true;
     const char *text = http_status_text(status);
     char page[512];
     int n = snprintf(page, sizeof(page),
@@ -547,11 +651,11 @@ void http_txn_send_fd(http_txn *t, int fd, off_t offset, off_t length,
     if (t->head_only || length == 0) {
         txn_drop_fd(fd, release, arg);
     } else {
-        c->file_fd = fd;
-        c->file_off = offset;
-        c->file_left = length;
-        c->file_release = release;
-        c->file_release_arg = arg;
+        t->out.file_fd = fd;
+        t->out.file_off = offset;
+        t->out.file_left = length;
+        t->out.release = release;
+        t->out.release_arg = arg;
         t->body_bytes = (uint64_t)length;
     }
     txn_complete(t);
@@ -575,9 +679,7 @@ int http_txn_begin(http_txn *t, int64_t content_length)
     t->res = RES_STREAM;
     if (!t->head_only && status_has_body(t->status))
         t->declared_len = content_length;
-    struct conn *c = t->c;
-    if (c->busy == 0 && conn_flush(c) == 0)
-        conn_update(c);
+    conn_kick(t->c);
     return 0;
 }
 
@@ -599,25 +701,23 @@ int http_txn_write(http_txn *t, const void *p, size_t n)
         errno = EINVAL;
         return -1;
     }
+    buf *o = &t->out.q;
     size_t need = n + (t->chunked_out ? 20 : 0);
-    if (buf_room(&c->out) < need) {
+    if (buf_room(o) < need) {
         errno = ENOBUFS;
         return -1;
     }
     if (t->chunked_out)
-        buf_printf(&c->out, "%zx\r\n", n);
-    buf_append(&c->out, p, n);
+        buf_printf(o, "%zx\r\n", n);
+    buf_append(o, p, n);
     if (t->chunked_out)
-        buf_append(&c->out, "\r\n", 2);
+        buf_append(o, "\r\n", 2);
     t->body_bytes += n;
-    conn_account(c, buf_len(&c->out));
-    if (c->busy == 0) {
-        if (conn_flush(c) < 0) {
-            conn_close(c);
-            errno = EPIPE;
-            return -1;
-        }
-        conn_update(c);
+    conn_kick(c);
+    /* the write failed: the connection closes at the end of the pass */
+    if (!t->c || t->c->broken) {
+        errno = EPIPE;
+        return -1;
     }
     return 0;
 }
@@ -631,31 +731,31 @@ void http_txn_end(http_txn *t)
         return;
     }
     struct conn *c = t->c;
-    if (c && t->chunked_out && !t->head_only && buf_append(&c->out, "0\r\n\r\n", 5) < 0)
+    if (c && t->chunked_out && !t->head_only && buf_append(&t->out.q, "0\r\n\r\n", 5) < 0)
         conn_close(c);
     /* Close-delimited bodies were made closing by txn_write_head(); a body
      * shorter than its Content-Length can only be reported by closing. */
-    if (c && t->declared_len >= 0 && t->body_bytes < (uint64_t)t->declared_len)
-        c->close_after = true;
+    if (t->declared_len >= 0 && t->body_bytes < (uint64_t)t->declared_len)
+        t->close_conn = true;
     txn_complete(t);
 }
 
 bool http_txn_congested(const http_txn *t)
 {
-    return t->c && buf_len(&t->c->out) >= CONN_OUT_HIGH_WATER;
+    return t->c && buf_len(&t->out.q) >= CONN_OUT_HIGH_WATER;
 }
 
 size_t http_txn_queued(const http_txn *t)
 {
-    return t->c ? buf_len(&t->c->out) : 0;
+    return t->c ? buf_len(&t->out.q) : 0;
 }
 
 void http_txn_on_drain(http_txn *t, http_txn_cb cb, void *arg)
 {
     t->drain_cb = cb;
     t->drain_arg = arg;
-    if (t->c && t->c->busy == 0)
-        conn_update(t->c);
+    if (t->c)
+        conn_kick(t->c);
 }
 
 void http_txn_on_free(http_txn *t, http_txn_cb cb, void *arg)
@@ -670,41 +770,33 @@ void http_txn_on_close(http_txn *t, http_txn_cb cb, void *arg)
     t->close_arg = arg;
 }
 
+/* A completed transaction that the connection still holds is freed by
+ * conn_close(); one without a client frees itself. */
 void http_txn_abort(http_txn *t)
 {
-    struct conn *c = t->c;
     if (t->res == RES_NONE)
         t->status = 499;    /* nginx's "client closed" code, for the log */
     t->res = RES_DONE;
-    if (c) {
-        c->txn = NULL;
-        t->c = NULL;
-        conn_close(c);
-    }
     txn_log(t);
-    txn_free(t);
+    if (t->c)
+        conn_close(t->c);
+    else
+        txn_free(t);
 }
 
 int http_txn_hijack(http_txn *t, buf *rest)
 {
-    struct conn *c = t->c;
-    if (!c || c->state == CONN_CLOSED) {
-        if (!c)
-            txn_free(t);
+    if (!t->c) {
+        txn_free(t);
         errno = EPIPE;
         return -1;
     }
-    int fd = c->fd;
-    if (buf_append(rest, buf_ptr(&c->in), buf_len(&c->in)) < 0)
+    int fd = conn_hijack(t->c, rest);
+    if (fd < 0)
         return -1;
-    ev_io_del(c->srv->loop, fd);
-    c->fd = -1;
-    c->txn = NULL;
-    t->c = NULL;
     t->status = 101;
     t->res = RES_DONE;
     txn_log(t);
     txn_free(t);
-    conn_close(c);
     return fd;
 }

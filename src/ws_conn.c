@@ -183,6 +183,21 @@ static void ws_enter_closing(ws_conn *c, int code, const char *reason)
     ev_timer_start(c->loop, &c->timer, c->cfg.close_timeout_ms, 0);
 }
 
+/* Failing the connection (RFC 6455 7.1.7): what is left of the input is
+ * not read. */
+static void ws_fail(ws_conn *c)
+{
+    c->failing = true;
+    buf_reset(&c->in);
+}
+
+/* The connection is lost (EOF, an I/O error, a timeout): it ends now,
+ * in either state; ws_transition() takes those events first. */
+static bool ws_lost(enum ws_event ev)
+{
+    return ev == WS_EV_EOF || ev == WS_EV_IO_ERROR || ev == WS_EV_TIMEOUT;
+}
+
 static void ws_transition_open(ws_conn *c, enum ws_event ev, int code, const char *reason)
 {
     switch (ev) {
@@ -192,19 +207,16 @@ static void ws_transition_open(ws_conn *c, enum ws_event ev, int code, const cha
         ws_remember_close(c, code, reason);
         ws_enter_closing(c, code, reason);
         break;
+    case WS_EV_FAIL:
+        ws_fail(c);
+        /* our close frame goes out as for a local close */
+        /* fall through */
     case WS_EV_LOCAL_CLOSE:
         ws_enter_closing(c, code, reason);
-        break;
-    case WS_EV_FAIL:
-        c->failing = true;
-        ws_enter_closing(c, code, reason);
-        buf_reset(&c->in);
         break;
     case WS_EV_EOF:
     case WS_EV_IO_ERROR:
     case WS_EV_TIMEOUT:
-        ws_finish_now(c, reason);
-        break;
     case WS_EV_FLUSHED:
         break;
     }
@@ -236,32 +248,25 @@ static void ws_transition_closing(ws_conn *c, enum ws_event ev, int code, const 
         ws_closing_flushed(c);
         break;
     case WS_EV_FAIL:
-        c->failing = true;
-        buf_reset(&c->in);
+        ws_fail(c);
         break;
+    case WS_EV_LOCAL_CLOSE:   /* idempotent */
     case WS_EV_EOF:
     case WS_EV_IO_ERROR:
     case WS_EV_TIMEOUT:
-        ws_finish_now(c, reason);
         break;
-    case WS_EV_LOCAL_CLOSE:
-        break;   /* idempotent */
     }
 }
 
 /* The transition function: every change of state goes through here. */
 static void ws_transition(ws_conn *c, enum ws_event ev, int code, const char *reason)
 {
-    switch (c->state) {
-    case WS_STATE_OPEN:
+    if (c->state != WS_STATE_CLOSED && ws_lost(ev))
+        ws_finish_now(c, reason);
+    else if (c->state == WS_STATE_OPEN)
         ws_transition_open(c, ev, code, reason);
-        break;
-    case WS_STATE_CLOSING:
+    else if (c->state == WS_STATE_CLOSING)
         ws_transition_closing(c, ev, code, reason);
-        break;
-    case WS_STATE_CLOSED:
-        break;
-    }
     ws_update_interest(c);
 }
 

@@ -1,7 +1,9 @@
 /*
  * proxy.h - the reverse proxy role's shared context and its modules:
- * forwarding (proxy_fwd.c), WebSocket tunnels (proxy_tunnel.c), the status
- * page (proxy_status.c) and the role itself (proxy_role.c).
+ * forwarding (proxy_fwd.c, with the upstream machine proxy_upstream.c and
+ * the head rewriting proxy_head.c: proxy_fwd.h), WebSocket tunnels
+ * (proxy_tunnel.c), the status page (proxy_status.c) and the role itself
+ * (proxy_role.c).
  */
 #ifndef PROXY_H
 #define PROXY_H

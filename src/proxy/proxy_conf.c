@@ -64,11 +64,11 @@ struct parser {
     char         argbuf[PROXY_CONF_MAX_ARGS + 1][PROXY_CONF_MAX_TOKEN + 1];
 };
 
-static int perr(struct parser *ps, unsigned line, unsigned col, const char *fmt, ...)
+static int conf_error(struct parser *ps, unsigned line, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Records the first error only: later ones are consequences of it. */
-static int perr(struct parser *ps, unsigned line, unsigned col, const char *fmt, ...)
+static int conf_error(struct parser *ps, unsigned line, unsigned col, const char *fmt, ...)
 {
     if (ps->failed)
         return -1;
@@ -124,8 +124,8 @@ static int lex_put(struct parser *ps, char c)
 {
     struct token *t = &ps->tok;
     if (t->len >= PROXY_CONF_MAX_TOKEN)
-        return perr(ps, t->line, t->col, "token longer than %u bytes",
-                    PROXY_CONF_MAX_TOKEN);
+        return conf_error(ps, t->line, t->col, "token longer than %u bytes",
+                          PROXY_CONF_MAX_TOKEN);
     t->text[t->len++] = c;
     return 0;
 }
@@ -153,13 +153,13 @@ static int lex_string(struct parser *ps)
     while (lx->p < lx->end && *lx->p != q) {
         unsigned char c = (unsigned char)*lx->p;
         if (!lex_byte_ok(c))
-            return perr(ps, lx->line, lx->col, "invalid byte 0x%02x", c);
+            return conf_error(ps, lx->line, lx->col, "invalid byte 0x%02x", c);
         if (c == '\\') {
             unsigned l = lx->line, col = lx->col;
             lex_advance(lx);
             int e = lx->p < lx->end ? lex_escape(*lx->p) : -1;
             if (e < 0)
-                return perr(ps, l, col, "unknown escape sequence in string");
+                return conf_error(ps, l, col, "unknown escape sequence in string");
             c = (unsigned char)e;
         }
         if (lex_put(ps, (char)c) < 0)
@@ -167,7 +167,7 @@ static int lex_string(struct parser *ps)
         lex_advance(lx);
     }
     if (lx->p >= lx->end)
-        return perr(ps, ps->tok.line, ps->tok.col, "unterminated string");
+        return conf_error(ps, ps->tok.line, ps->tok.col, "unterminated string");
     lex_advance(lx);
     return 0;
 }
@@ -184,7 +184,7 @@ static int lex_word(struct parser *ps)
     while (lx->p < lx->end && !lex_is_delim(*lx->p)) {
         unsigned char c = (unsigned char)*lx->p;
         if (!lex_byte_ok(c))
-            return perr(ps, lx->line, lx->col, "invalid byte 0x%02x", c);
+            return conf_error(ps, lx->line, lx->col, "invalid byte 0x%02x", c);
         if (lex_put(ps, (char)c) < 0)
             return -1;
         lex_advance(lx);
@@ -239,8 +239,8 @@ static const char *tok_describe(const struct token *t, char *out, size_t n)
 static int perr_expected(struct parser *ps, const char *what)
 {
     char tmp[64];
-    return perr(ps, ps->tok.line, ps->tok.col, "expected %s, got %s", what,
-                tok_describe(&ps->tok, tmp, sizeof tmp));
+    return conf_error(ps, ps->tok.line, ps->tok.col, "expected %s, got %s", what,
+                      tok_describe(&ps->tok, tmp, sizeof tmp));
 }
 
 /* ------------------------------------------------------------------ */
@@ -593,7 +593,7 @@ static char *xstrdup(struct parser *ps, const char *s)
 {
     char *d = strdup(s ? s : "");
     if (!d)
-        perr(ps, 0, 0, "out of memory");
+        conf_error(ps, 0, 0, "out of memory");
     return d;
 }
 
@@ -603,7 +603,7 @@ static void *array_push(struct parser *ps, void *arr_p, size_t *n, size_t elem)
     void **arr = arr_p;
     char *grown = realloc(*arr, (*n + 1) * elem);
     if (!grown) {
-        perr(ps, 0, 0, "out of memory");
+        conf_error(ps, 0, 0, "out of memory");
         return NULL;
     }
     *arr = grown;
@@ -623,7 +623,7 @@ struct level {
 
 static int arg_err(struct parser *ps, const struct arg *a, const char *what)
 {
-    return perr(ps, a->line, a->col, "expected %s, got '%.40s'", what, a->s);
+    return conf_error(ps, a->line, a->col, "expected %s, got '%.40s'", what, a->s);
 }
 
 static int arg_time(struct parser *ps, const struct arg *a, uint32_t *ms)
@@ -771,17 +771,17 @@ static int check_template(struct parser *ps, const struct arg *a)
     for (size_t i = 0; i < a->len; i++) {
         unsigned char c = (unsigned char)a->s[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return perr(ps, a->line, a->col, "control character in header value");
+            return conf_error(ps, a->line, a->col, "control character in header value");
         if (c != '$')
             continue;
         const char *name;
         size_t nlen, next = tmpl_var(a->s, i, &name, &nlen);
         if (next == 0)
-            return perr(ps, a->line, a->col, "unclosed ${ in header value");
+            return conf_error(ps, a->line, a->col, "unclosed ${ in header value");
         if (nlen && proxy_var_lookup(name, nlen) == PROXY_VAR_NONE)
-            return perr(ps, a->line, a->col, "unknown variable $%.*s (known: $host "
-                        "$remote_addr $proxy_add_x_forwarded_for $scheme "
-                        "$request_uri)", (int)(nlen > 40 ? 40 : nlen), name);
+            return conf_error(ps, a->line, a->col, "unknown variable $%.*s (known: $host "
+                              "$remote_addr $proxy_add_x_forwarded_for $scheme "
+                              "$request_uri)", (int)(nlen > 40 ? 40 : nlen), name);
     }
     return 0;
 }
@@ -798,8 +798,8 @@ static int d_set_header(struct parser *ps, struct level *lv)
     if (check_template(ps, v) < 0)
         return -1;
     if (s->nheaders >= PROXY_CONF_MAX_HEADERS)
-        return perr(ps, n->line, n->col, "more than %u proxy_set_header here",
-                    PROXY_CONF_MAX_HEADERS);
+        return conf_error(ps, n->line, n->col, "more than %u proxy_set_header here",
+                          PROXY_CONF_MAX_HEADERS);
     struct proxy_header *h = array_push(ps, &s->headers, &s->nheaders, sizeof *h);
     if (!h || !(h->name = xstrdup(ps, n->s)) || !(h->value = xstrdup(ps, v->s)))
         return -1;
@@ -846,8 +846,8 @@ static int d_health_check(struct parser *ps, struct level *lv)
         if (hc_param(ps, h, &ps->args[i]) < 0)
             return -1;
     if (h->timeout_ms > h->interval_ms)
-        return perr(ps, ps->args[0].line, ps->args[0].col,
-                    "health_check timeout must not exceed its interval");
+        return conf_error(ps, ps->args[0].line, ps->args[0].col,
+                          "health_check timeout must not exceed its interval");
     return 0;
 }
 
@@ -863,14 +863,14 @@ static int url_parse(struct parser *ps, const struct arg *a, struct url *u)
 {
     const char *s = a->s;
     if (a->len >= 8 && ascii_ieq(s, "https://", 8))
-        return perr(ps, a->line, a->col, "https upstreams are not supported");
+        return conf_error(ps, a->line, a->col, "https upstreams are not supported");
     if (a->len < 7 || !ascii_ieq(s, "http://", 7))
         return arg_err(ps, a, "http://HOST[:PORT]");
     s += 7;
     size_t n = strcspn(s, "/");
     if (s[n] && strcmp(s + n, "/") != 0)
-        return perr(ps, a->line, a->col + 7 + (unsigned)n,
-                    "a URI path in proxy_pass is not supported");
+        return conf_error(ps, a->line, a->col + 7 + (unsigned)n,
+                          "a URI path in proxy_pass is not supported");
     size_t hlen;
     unsigned port;
     if (host_split(s, n, &hlen, &port) < 0 || !host_name_ok(s, hlen))
@@ -915,8 +915,8 @@ static int resolve(struct parser *ps, const struct arg *a, const char *host,
         hints.ai_flags |= AI_NUMERICHOST;
     int rc = getaddrinfo(host, port, &hints, res);
     if (rc != 0)
-        return perr(ps, a->line, a->col, "cannot resolve '%.200s': %s",
-                    host ? host : "*", gai_strerror(rc));
+        return conf_error(ps, a->line, a->col, "cannot resolve '%.200s': %s",
+                          host ? host : "*", gai_strerror(rc));
     return 0;
 }
 
@@ -943,8 +943,8 @@ static int add_servers(struct parser *ps, const struct arg *a, const struct url 
         if (ai->ai_addrlen > sizeof(struct sockaddr_storage) || server_dup(*arr, *n, ai))
             continue;
         if (*n >= PROXY_CONF_MAX_SERVERS) {
-            rc = perr(ps, a->line, a->col, "more than %u servers in one pool",
-                      PROXY_CONF_MAX_SERVERS);
+            rc = conf_error(ps, a->line, a->col, "more than %u servers in one pool",
+                            PROXY_CONF_MAX_SERVERS);
             break;
         }
         struct proxy_server *sv = array_push(ps, arr, n, sizeof *sv);
@@ -960,7 +960,7 @@ static int add_servers(struct parser *ps, const struct arg *a, const struct url 
             /* the name without the "http://" and the optional "/" */
             if (!(sv->addr_text = xstrdup(ps, text))
                 || !(sv->name = strndup(a->s + 7, strcspn(a->s + 7, "/"))))
-                rc = perr(ps, 0, 0, "out of memory");
+                rc = conf_error(ps, 0, 0, "out of memory");
         }
     }
     freeaddrinfo(res);
@@ -1039,8 +1039,8 @@ static int d_listen(struct parser *ps, struct level *lv)
 {
     struct proxy_conf *cfg = ps->cfg;
     if (cfg->nlisten >= PROXY_CONF_MAX_LISTEN)
-        return perr(ps, ps->args[0].line, ps->args[0].col,
-                    "more than %u listen directives", PROXY_CONF_MAX_LISTEN);
+        return conf_error(ps, ps->args[0].line, ps->args[0].col,
+                          "more than %u listen directives", PROXY_CONF_MAX_LISTEN);
     if (listen_parse(ps, &ps->args[1], &cfg->listen[cfg->nlisten]) < 0) {
         free(cfg->listen[cfg->nlisten].text);
         cfg->listen[cfg->nlisten].text = NULL;
@@ -1054,8 +1054,8 @@ static int d_status_listen(struct parser *ps, struct level *lv)
 {
     struct proxy_conf *cfg = ps->cfg;
     if (cfg->has_status_listen)
-        return perr(ps, ps->args[0].line, ps->args[0].col,
-                    "status_listen given twice");
+        return conf_error(ps, ps->args[0].line, ps->args[0].col,
+                          "status_listen given twice");
     if (listen_parse(ps, &ps->args[1], &cfg->status_listen) < 0)
         return -1;
     cfg->has_status_listen = true;
@@ -1104,8 +1104,8 @@ static const struct directive *directive_find(const char *name)
 static int args_push(struct parser *ps)
 {
     if (ps->nargs > PROXY_CONF_MAX_ARGS)
-        return perr(ps, ps->tok.line, ps->tok.col, "more than %u arguments",
-                    PROXY_CONF_MAX_ARGS);
+        return conf_error(ps, ps->tok.line, ps->tok.col, "more than %u arguments",
+                          PROXY_CONF_MAX_ARGS);
     struct arg *a = &ps->args[ps->nargs];
     a->s = ps->argbuf[ps->nargs];
     memcpy(a->s, ps->tok.text, ps->tok.len + 1);
@@ -1128,8 +1128,8 @@ static int missing_semicolon(struct parser *ps)
     if (ps->tok.quoted || ps->tok.line <= last->line
         || (!directive_find(ps->tok.text) && strcmp(ps->tok.text, "host") != 0))
         return 0;
-    return perr(ps, last->line, last->col + (unsigned)last->len,
-                "missing ';' at the end of line %u (after '%.40s')", last->line, last->s);
+    return conf_error(ps, last->line, last->col + (unsigned)last->len,
+                      "missing ';' at the end of line %u (after '%.40s')", last->line, last->s);
 }
 
 static enum tok_kind args_collect(struct parser *ps)
@@ -1148,7 +1148,7 @@ static int args_check_nul(struct parser *ps)
 {
     for (size_t i = 0; i < ps->nargs; i++)
         if (strlen(ps->args[i].s) != ps->args[i].len)
-            return perr(ps, ps->args[i].line, ps->args[i].col, "NUL byte in argument");
+            return conf_error(ps, ps->args[i].line, ps->args[i].col, "NUL byte in argument");
     return 0;
 }
 
@@ -1157,18 +1157,18 @@ static int directive_run(struct parser *ps, struct level *lv)
     const struct arg *name = &ps->args[0];
     const struct directive *d = directive_find(name->s);
     if (!d)
-        return perr(ps, name->line, name->col, "unknown directive '%.40s'", name->s);
+        return conf_error(ps, name->line, name->col, "unknown directive '%.40s'", name->s);
     if (!(d->where & (lv->block ? W_BLOCK : W_TOP)))
-        return perr(ps, name->line, name->col, "%s is only allowed %s", d->name,
-                    d->where == W_TOP ? "at the top level" : "inside a host block");
+        return conf_error(ps, name->line, name->col, "%s is only allowed %s", d->name,
+                          d->where == W_TOP ? "at the top level" : "inside a host block");
     size_t n = ps->nargs - 1;
     if (n < d->min_args || n > d->max_args) {
         const struct arg *at = n > d->max_args ? &ps->args[d->max_args + 1] : name;
         if (d->min_args == d->max_args)
-            return perr(ps, at->line, at->col, "%s takes %u argument%s, got %zu", d->name,
-                        d->min_args, d->min_args == 1 ? "" : "s", n);
-        return perr(ps, at->line, at->col, "%s takes %u to %u arguments, got %zu",
-                    d->name, d->min_args, d->max_args, n);
+            return conf_error(ps, at->line, at->col, "%s takes %u argument%s, got %zu", d->name,
+                              d->min_args, d->min_args == 1 ? "" : "s", n);
+        return conf_error(ps, at->line, at->col, "%s takes %u to %u arguments, got %zu",
+                          d->name, d->min_args, d->max_args, n);
     }
     if (args_check_nul(ps) < 0)
         return -1;
@@ -1187,16 +1187,16 @@ static int parse_statement(struct parser *ps, struct level *lv)
         return -1;
     if (!ps->args[0].quoted && strcmp(ps->args[0].s, "host") == 0) {
         if (lv->block)
-            return perr(ps, ps->args[0].line, ps->args[0].col,
-                        "host blocks cannot be nested");
+            return conf_error(ps, ps->args[0].line, ps->args[0].col,
+                              "host blocks cannot be nested");
         return parse_block(ps);
     }
     enum tok_kind k = args_collect(ps);
     if (k == TOK_ERROR)
         return -1;
     if (k == TOK_LBRACE)
-        return perr(ps, ps->tok.line, ps->tok.col, "%.40s takes no block",
-                    ps->args[0].s);
+        return conf_error(ps, ps->tok.line, ps->tok.col, "%.40s takes no block",
+                          ps->args[0].s);
     if (k != TOK_SEMI && !(k == TOK_RBRACE && lv->block))
         return perr_expected(ps, "';'");
     if (directive_run(ps, lv) < 0)
@@ -1218,15 +1218,15 @@ static int block_names(struct parser *ps, struct proxy_block *b)
                                  : "a host name");
         if (!ps->tok.quoted && strcmp(ps->tok.text, "default") == 0) {
             if (b->is_default)
-                return perr(ps, ps->tok.line, ps->tok.col, "default given twice");
+                return conf_error(ps, ps->tok.line, ps->tok.col, "default given twice");
             b->is_default = true;
             continue;
         }
         if (b->is_default)
             return perr_expected(ps, "'{'");
         if (b->nnames >= PROXY_CONF_MAX_NAMES)
-            return perr(ps, ps->tok.line, ps->tok.col, "more than %u names in one "
-                        "host block", PROXY_CONF_MAX_NAMES);
+            return conf_error(ps, ps->tok.line, ps->tok.col, "more than %u names in one "
+                              "host block", PROXY_CONF_MAX_NAMES);
         size_t hlen;
         unsigned port;
         if (ps->tok.len == 0 || strlen(ps->tok.text) != ps->tok.len
@@ -1235,7 +1235,7 @@ static int block_names(struct parser *ps, struct proxy_block *b)
             return perr_expected(ps, "a host name (NAME or NAME:PORT)");
         struct proxy_name *nm = array_push(ps, &b->names, &b->nnames, sizeof *nm);
         if (!nm || !(nm->host = malloc(hlen + 1)))
-            return perr(ps, 0, 0, "out of memory");
+            return conf_error(ps, 0, 0, "out of memory");
         for (size_t i = 0; i < hlen; i++)
             nm->host[i] = (char)ascii_lower((unsigned char)ps->tok.text[i]);
         nm->host[hlen] = '\0';
@@ -1252,7 +1252,7 @@ static int parse_block(struct parser *ps)
     struct proxy_conf *cfg = ps->cfg;
     unsigned line = ps->args[0].line, col = ps->args[0].col;
     if (cfg->nblocks >= PROXY_CONF_MAX_BLOCKS)
-        return perr(ps, line, col, "more than %u host blocks", PROXY_CONF_MAX_BLOCKS);
+        return conf_error(ps, line, col, "more than %u host blocks", PROXY_CONF_MAX_BLOCKS);
     struct proxy_block *b = array_push(ps, &cfg->blocks, &cfg->nblocks, sizeof *b);
     if (!b)
         return -1;
@@ -1350,9 +1350,9 @@ static int check_duplicates(struct parser *ps, size_t bi)
             size_t lim = pb == bi ? i : o->nnames;
             for (size_t j = 0; j < lim; j++)
                 if (names_clash(&b->names[i], &o->names[j]))
-                    return perr(ps, b->line, b->col, "duplicate host name '%s%s%.0u' "
-                                "(first at line %u)", b->names[i].host,
-                                b->names[i].port ? ":" : "", b->names[i].port, o->line);
+                    return conf_error(ps, b->line, b->col, "duplicate host name '%s%s%.0u' "
+                                      "(first at line %u)", b->names[i].host,
+                                      b->names[i].port ? ":" : "", b->names[i].port, o->line);
         }
     return 0;
 }
@@ -1365,20 +1365,20 @@ static int check_block(struct parser *ps, struct proxy_block *b, size_t bi)
         return -1;
     if (b->is_default) {
         if (ps->cfg->default_block)
-            return perr(ps, b->line, b->col, "a second default host block (first at "
-                        "line %u)", ps->cfg->default_block->line);
+            return conf_error(ps, b->line, b->col, "a second default host block (first at "
+                              "line %u)", ps->cfg->default_block->line);
         ps->cfg->default_block = b;
     }
     if (b->nservers == 0 && servers_copy(ps, b) < 0)
         return -1;
     if (b->nservers == 0)
-        return perr(ps, b->line, b->col, "host block without proxy_pass");
+        return conf_error(ps, b->line, b->col, "host block without proxy_pass");
     for (size_t i = 0; i < b->nservers; i++)
         if (b->servers[i].backup && (b->set.policy == PROXY_POLICY_IP_HASH
                                      || b->set.policy == PROXY_POLICY_RANDOM))
-            return perr(ps, b->servers[i].line, b->servers[i].col,
-                        "backup servers cannot be used with dist_policy %s",
-                        proxy_policy_name(b->set.policy));
+            return conf_error(ps, b->servers[i].line, b->servers[i].col,
+                              "backup servers cannot be used with dist_policy %s",
+                              proxy_policy_name(b->set.policy));
     return 0;
 }
 

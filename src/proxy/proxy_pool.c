@@ -59,7 +59,7 @@ static int pool_init(struct proxy_rt *rt, struct proxy_pool *p,
     p->block = b;
     p->rt = rt;
     p->rng = proxy_random_seed();
-    ev_timer_init(&p->hc_timer, NULL, p);   /* first: pool_release stops it */
+    ev_timer_init(&p->health_timer, NULL, p);   /* first: pool_release stops it */
     ev_timer_init(&p->idle_timer, idle_on_timer, p);
     p->peers = calloc(b->nservers, sizeof *p->peers);
     if (!p->peers)
@@ -155,7 +155,7 @@ struct proxy_pool *proxy_rt_match(struct proxy_rt *rt, const char *host, size_t 
 
 bool proxy_peer_usable(const struct proxy_peer *pe, uint64_t now_ms)
 {
-    return !pe->hc_down && now_ms >= pe->down_until_ms;
+    return !pe->health_down && now_ms >= pe->down_until_ms;
 }
 
 void proxy_peer_failed(struct proxy_peer *pe, uint64_t now_ms)

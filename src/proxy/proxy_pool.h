@@ -52,10 +52,10 @@ struct proxy_peer {
     uint64_t  fail_start_ms;      /* start of that window */
     uint64_t  down_until_ms;      /* passive marking: skipped until then */
     int64_t   current_weight;     /* smooth weighted round-robin */
-    bool      hc_down;            /* active health check verdict */
-    unsigned  hc_ok, hc_bad;      /* consecutive check results */
+    bool      health_down;            /* active health check verdict */
+    unsigned  health_ok, health_bad;      /* consecutive check results */
     uint64_t  requests, failures; /* totals, for /__status */
-    struct proxy_health_check *hc;
+    struct proxy_health_check *health;  /* the check in progress */
     struct proxy_idle *idle_head; /* this peer's idle connections, newest first */
 };
 
@@ -70,7 +70,7 @@ struct proxy_pool {
     ev_timer  idle_timer;          /* due when the oldest idle one expires */
     uint64_t  rng;                 /* xorshift state for random */
     struct proxy_rt *rt;
-    ev_timer  hc_timer;
+    ev_timer  health_timer;
 };
 
 struct proxy_rt {

@@ -15,7 +15,7 @@
  * '.', '-', '_', ':', '[', ']'), so they need no JSON escaping. */
 static const char *peer_state(const struct proxy_peer *pe, uint64_t now)
 {
-    if (pe->hc_down)
+    if (pe->health_down)
         return "down (health check)";
     if (now < pe->down_until_ms)
         return "down (failures)";

@@ -73,8 +73,10 @@ static void tun_update(struct tunnel *tn)
 {
     if (tn->dead)
         return;
-    if (tn->dir[0].shut && tn->dir[1].shut)
-        return tun_close(tn);
+    if (tn->dir[0].shut && tn->dir[1].shut) {
+        tun_close(tn);
+        return;
+    }
     for (int s = 0; s < 2; s++) {
         const struct tun_dir *in = &tn->dir[s], *out = &tn->dir[!s];
         int ev = (!in->eof && buf_room(&in->b) > 0 ? EV_READ : 0)

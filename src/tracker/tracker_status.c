@@ -85,8 +85,8 @@ static void status_page(http_txn *t, void *arg)
     app_finish(t);
 }
 
-static void prom(http_txn *t, const char *name, const char *type, const char *help,
-                 long long v)
+static void put_metric(http_txn *t, const char *name, const char *type, const char *help,
+                       long long v)
 {
     http_txn_printf(t, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", name, help, name, type,
                     name, v);
@@ -102,8 +102,8 @@ static void status_metrics(http_txn *t, void *arg)
     status_counts(tr, &c);
     http_server_get_stats(app_server(tr->app), &hs);
     tracker_count_status(tr, 200);   /* this answer is counted in itself */
-    prom(t, "weaprous_tracker_requests_total", "counter",
-         "HTTP requests received by the tracker", (long long)m->requests);
+    put_metric(t, "weaprous_tracker_requests_total", "counter",
+               "HTTP requests received by the tracker", (long long)m->requests);
     http_txn_printf(t, "# HELP weaprous_tracker_responses_total Answers of the API by status\n"
                        "# TYPE weaprous_tracker_responses_total counter\n");
     for (size_t i = 0; i < TRACKER_STATUS_SLOTS && m->responses[i].status; i++)
@@ -113,48 +113,48 @@ static void status_metrics(http_txn *t, void *arg)
     for (size_t i = 0; i < TRACKER_STATUS_SLOTS; i++)
         if (m->responses[i].status >= 400)
             errors += m->responses[i].n;
-    prom(t, "weaprous_tracker_errors_total", "counter",
-         "Answers with a status of 400 or more (API and protocol errors)", (long long)errors);
-    prom(t, "weaprous_tracker_peers_active", "gauge", "Peers heart-beating now", c.active);
-    prom(t, "weaprous_tracker_peers_registered", "gauge",
-         "Peers known (active or not)", c.peers);
-    prom(t, "weaprous_tracker_peers_expired_total", "counter",
-         "Peers taken off the active list by the sweeper", (long long)m->peers_expired);
-    prom(t, "weaprous_tracker_list_cache_hits_total", "counter",
-         "/get-list answers from a cached peer list", (long long)m->list_hits);
-    prom(t, "weaprous_tracker_list_builds_total", "counter",
-         "Peer lists queried and cached (a write, an expiry or a new list)",
-         (long long)m->list_builds);
-    prom(t, "weaprous_tracker_group_commits_total", "counter",
-         "Transactions committed for the peers' writes (group commit)",
-         (long long)m->group_commits);
-    prom(t, "weaprous_tracker_group_writes_total", "counter",
-         "Registrations and heart-beats answered after a group commit",
-         (long long)m->group_writes);
-    prom(t, "weaprous_tracker_channels", "gauge", "Channels", c.channels);
-    prom(t, "weaprous_tracker_accounts", "gauge", "User accounts", c.users);
-    prom(t, "weaprous_tracker_logins_total", "counter", "Successful logins",
-         (long long)m->logins_ok);
-    prom(t, "weaprous_tracker_login_failures_total", "counter", "Failed logins",
-         (long long)m->logins_failed);
-    prom(t, "weaprous_tracker_logins_limited_total", "counter",
-         "Logins refused by the failure limiter (429)",
-         (long long)m->limited[TRACKER_LIMIT_LOGIN]);
-    prom(t, "weaprous_tracker_signups_limited_total", "counter",
-         "Sign-ups refused by the failure limiter (429)",
-         (long long)m->limited[TRACKER_LIMIT_SIGNUP]);
-    prom(t, "weaprous_tracker_channel_passwords_limited_total", "counter",
-         "Channel joins refused by the failure limiter (429)",
-         (long long)m->limited[TRACKER_LIMIT_CHANNEL]);
-    prom(t, "weaprous_tracker_registrations_total", "counter", "Accounts created by sign-up",
-         (long long)m->registrations);
-    prom(t, "weaprous_tracker_tickets_issued_total", "counter", "Introduction tickets issued",
-         (long long)m->tickets_issued);
-    prom(t, "weaprous_tracker_tickets_verified_total", "counter",
-         "Tickets verified by their target", (long long)m->tickets_verified);
-    prom(t, "weaprous_tracker_connections_active", "gauge", "Open client connections",
-         (long long)hs.connections_active);
-    prom(t, "weaprous_tracker_uptime_seconds", "gauge", "Seconds since start", c.uptime);
+    put_metric(t, "weaprous_tracker_errors_total", "counter",
+               "Answers with a status of 400 or more (API and protocol errors)", (long long)errors);
+    put_metric(t, "weaprous_tracker_peers_active", "gauge", "Peers heart-beating now", c.active);
+    put_metric(t, "weaprous_tracker_peers_registered", "gauge",
+               "Peers known (active or not)", c.peers);
+    put_metric(t, "weaprous_tracker_peers_expired_total", "counter",
+               "Peers taken off the active list by the sweeper", (long long)m->peers_expired);
+    put_metric(t, "weaprous_tracker_list_cache_hits_total", "counter",
+               "/get-list answers from a cached peer list", (long long)m->list_hits);
+    put_metric(t, "weaprous_tracker_list_builds_total", "counter",
+               "Peer lists queried and cached (a write, an expiry or a new list)",
+               (long long)m->list_builds);
+    put_metric(t, "weaprous_tracker_group_commits_total", "counter",
+               "Transactions committed for the peers' writes (group commit)",
+               (long long)m->group_commits);
+    put_metric(t, "weaprous_tracker_group_writes_total", "counter",
+               "Registrations and heart-beats answered after a group commit",
+               (long long)m->group_writes);
+    put_metric(t, "weaprous_tracker_channels", "gauge", "Channels", c.channels);
+    put_metric(t, "weaprous_tracker_accounts", "gauge", "User accounts", c.users);
+    put_metric(t, "weaprous_tracker_logins_total", "counter", "Successful logins",
+               (long long)m->logins_ok);
+    put_metric(t, "weaprous_tracker_login_failures_total", "counter", "Failed logins",
+               (long long)m->logins_failed);
+    put_metric(t, "weaprous_tracker_logins_limited_total", "counter",
+               "Logins refused by the failure limiter (429)",
+               (long long)m->limited[TRACKER_LIMIT_LOGIN]);
+    put_metric(t, "weaprous_tracker_signups_limited_total", "counter",
+               "Sign-ups refused by the failure limiter (429)",
+               (long long)m->limited[TRACKER_LIMIT_SIGNUP]);
+    put_metric(t, "weaprous_tracker_channel_passwords_limited_total", "counter",
+               "Channel joins refused by the failure limiter (429)",
+               (long long)m->limited[TRACKER_LIMIT_CHANNEL]);
+    put_metric(t, "weaprous_tracker_registrations_total", "counter", "Accounts created by sign-up",
+               (long long)m->registrations);
+    put_metric(t, "weaprous_tracker_tickets_issued_total", "counter", "Introduction tickets issued",
+               (long long)m->tickets_issued);
+    put_metric(t, "weaprous_tracker_tickets_verified_total", "counter",
+               "Tickets verified by their target", (long long)m->tickets_verified);
+    put_metric(t, "weaprous_tracker_connections_active", "gauge", "Open client connections",
+               (long long)hs.connections_active);
+    put_metric(t, "weaprous_tracker_uptime_seconds", "gauge", "Seconds since start", c.uptime);
     http_txn_add_header(t, "Content-Type", PROM_CONTENT_TYPE);
     http_txn_set_status(t, 200);
     app_finish(t);

@@ -39,7 +39,8 @@ typedef void (*ev_defer_cb)(ev_loop *loop, void *arg);
  * only keeps a pointer while it is active.  Initialise it once with
  * ev_timer_init(); it can then be started and stopped any number of times. */
 struct ev_timer {
-    uint64_t     when_ms;   /* deadline on the loop's monotonic clock */
+    uint64_t     when_ms;   /* its place in the heap: at or before due_ms */
+    uint64_t     due_ms;    /* deadline on the loop's monotonic clock */
     uint64_t     repeat_ms; /* 0: one-shot */
     size_t       heap_index;/* position in the heap, or SIZE_MAX when idle */
     ev_timer_cb  cb;

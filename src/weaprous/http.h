@@ -155,6 +155,66 @@ enum http_body http_response_body(const struct http_head *h, bool head_request);
  * HTTP/1.1 (or 1.0 with keep-alive). */
 bool http_response_keepalive(const struct http_head *h, enum http_body body);
 
+/*
+ * The response reader: one response on the client side of a connection
+ * (the HTTP client, the proxy's upstream, a health check).  The head, with
+ * interim 1xx answers skipped, then the body framed by Content-Length,
+ * chunked coding or the connection's close, under a cap.  Like the parser
+ * it does no I/O and allocates nothing: the caller reads into its own
+ * buffer and feeds the bytes.
+ */
+enum http_reader_state {
+    HTTP_READER_HEAD,    /* reading the head (interim answers skipped) */
+    HTTP_READER_BODY,    /* the head is in; body bytes to frame */
+    HTTP_READER_DONE     /* the response is complete */
+};
+
+struct http_reader {
+    enum http_reader_state state;
+    enum http_body body;       /* the framing, once the head is in */
+    bool     keepalive;        /* the connection may carry another request
+                                  after this response (false once bytes
+                                  follow the body) */
+    bool     head_request;     /* the request was HEAD: no body */
+    bool     too_large;        /* on HTTP_ERROR: the body passes max_body */
+    const char *error;         /* on HTTP_ERROR: short reason, for logs */
+    uint64_t max_body;         /* most body bytes accepted; 0: no cap */
+    uint64_t remaining;        /* HTTP_BODY_LENGTH: body bytes still to come */
+    uint64_t total;            /* body bytes framed so far */
+    size_t   skipped;          /* bytes of interim answers before the head */
+    struct http_chunked chunked;
+    struct http_parser parser; /* its max_head caps the head */
+    struct http_head head;     /* the final head; pointers into the buffer
+                                  given to http_reader_head() */
+};
+
+/* Prepares r for one response to a request (head_request: HEAD). */
+void http_reader_init(struct http_reader *r, bool head_request, uint64_t max_body);
+/*
+ * Reads the head at buf[0..len), which holds every byte of the response
+ * received so far (buf may move between calls; the bytes stay).  Returns
+ * the number of bytes up to the end of the final head (interim answers
+ * before it included: the caller consumes them all), with r->head,
+ * r->body and r->keepalive set and r->state BODY, or DONE when there is
+ * no body (a 101 is final too, bodiless: the caller decides); HTTP_AGAIN
+ * for more bytes; HTTP_ERROR for a malformed head, one over the parser's
+ * max_head, or a Content-Length over max_body (too_large), with r->error.
+ */
+int http_reader_head(struct http_reader *r, const char *buf, size_t len);
+/*
+ * Frames the body bytes at buf[0..len) (in BODY state), decoding chunked
+ * coding in place: on return buf[0..*n) are the body bytes to deliver.
+ * Returns HTTP_AGAIN while the body continues (every byte was used);
+ * HTTP_ERROR for malformed chunking or a body over max_body (too_large),
+ * with r->error; or, with r->state DONE, the number of bytes that followed
+ * the body, at buf[*n ..): 0 for a clean end.  Called again once DONE,
+ * every byte is extra and the connection is not reused.
+ */
+ssize_t http_reader_body(struct http_reader *r, char *buf, size_t len, size_t *n);
+/* The connection closed: true (and DONE) when that ends the response, a
+ * close-delimited body; false when the response is cut. */
+bool http_reader_eof(struct http_reader *r);
+
 /* --- helpers --- */
 
 /* "Not Found" for 404; "Unknown" for a status without a text. */

@@ -124,6 +124,10 @@ void http_txn_set_status(http_txn *t, int status);
  * CR, LF or NUL, with ENOBUFS when the head is full.  Date, Server,
  * Content-Length, Transfer-Encoding and Connection are the engine's. */
 int http_txn_add_header(http_txn *t, const char *name, const char *value);
+/* The same with lengths: name[0..nlen) and value[0..vlen) need no NUL
+ * (e.g. the slices of a parsed head). */
+int http_txn_add_field(http_txn *t, const char *name, size_t nlen,
+                       const char *value, size_t vlen);
 int http_txn_add_headerf(http_txn *t, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Appends to the buffered body (capped at CONN_OUT_CAP: ENOBUFS). */

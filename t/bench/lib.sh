@@ -160,7 +160,8 @@ http {
 $3
 }
 CONF
-    nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" >"$d.log" 2>&1 &
+    # shellcheck disable=SC2086  # BENCH_NGINX_PREFIX: a command and its words
+    ${BENCH_NGINX_PREFIX:-} nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" >"$d.log" 2>&1 &
 }
 
 # bench_nginx_static PORT DOCROOT: the HTTP_BODY of bench_nginx_start for a
@@ -180,12 +181,13 @@ CONF
 # `wrk -t1 -cCONNS -dSECONDS --latency WRK_ARG... URL`; the CPU time is that
 # of PID and its children (bench_cpu_ticks) over the run, errors are socket
 # errors plus non-2xx answers.  wrk's whole output is appended to LOG after
-# "LABEL: ".
+# "LABEL: ".  BENCH_WRK_PREFIX (e.g. "taskset -c 1") runs wrk under it.
 bench_wrk() {
     local pid=$1 conns=$2 secs=$3 log=$4 label=$5 url=$6 out t0 t1 reqs rps p99 errs
     shift 6
     t0=$(bench_cpu_ticks "$pid")
-    out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" "$url" 2>&1)
+    # shellcheck disable=SC2086  # the prefix is a command and its words
+    out=$(${BENCH_WRK_PREFIX:-} wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" "$url" 2>&1)
     t1=$(bench_cpu_ticks "$pid")
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
     reqs=$(awk '/ requests in / { print $1 }' <<<"$out")
@@ -196,6 +198,32 @@ bench_wrk() {
     awk -v r="${rps:-0}" -v p="${p99:-0}" -v n="${reqs:-0}" -v d=$((t1 - t0)) \
         -v hz="$(getconf CLK_TCK)" -v e="$errs" \
         'BEGIN { printf "%.0f %.2f %.1f %d\n", r, p, n ? d * 1e6 / hz / n : 0, e }'
+}
+
+# bench_syscalls_per_req PID CONNS SECONDS LOG LABEL URL [WRK_ARG...] -> the
+# system calls of PID and its children per request during one wrk run
+# (perf stat on the raw_syscalls:sys_enter tracepoint), 1 decimal; "-"
+# when perf cannot count them here.
+bench_syscalls_per_req() {
+    local pid=$1 conns=$2 secs=$3 log=$4 label=$5 url=$6 out pids perfout perf_pid n reqs
+    shift 6
+    command -v perf >/dev/null || { echo -; return; }
+    # shellcheck disable=SC2046  # a list of pids
+    pids=$(echo "$pid" $(pgrep -P "$pid" 2>/dev/null) | tr ' ' ',')
+    perfout=$(mktemp)
+    perf stat -x, -e raw_syscalls:sys_enter -p "$pids" -o "$perfout" \
+        -- sleep $((secs + 1)) >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 0.5
+    # shellcheck disable=SC2086  # the prefix is a command and its words
+    out=$(${BENCH_WRK_PREFIX:-} wrk -t1 -c"$conns" -d"${secs}s" "$@" "$url" 2>&1)
+    wait "$perf_pid"
+    echo "$label (syscalls): $out" >> "$log"
+    n=$(awk -F, '/raw_syscalls/ { print $1 }' "$perfout")
+    rm -f "$perfout"
+    reqs=$(awk '/ requests in / { print $1 }' <<<"$out")
+    case "$n" in ''|*[!0-9]*) echo -; return ;; esac
+    awk -v n="$n" -v r="${reqs:-0}" 'BEGIN { if (r) printf "%.1f\n", n / r; else print "-" }'
 }
 
 # Rounds: bench_acc_add KEY "rps p99 cpu errors" (a bench_wrk line) collects

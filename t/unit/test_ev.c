@@ -177,6 +177,34 @@ static void test_timer_order(void)
     ev_loop_free(loop);
 }
 
+static void rec_fire(ev_loop *loop, ev_timer *t, void *arg)
+{
+    *(uint64_t *)arg = ev_now_ms(loop);
+}
+
+/* Restarts that push a timer later leave the heap alone (it is moved when
+ * its old place comes up); one that pulls it earlier moves it at once. */
+static void test_timer_push_pull(void)
+{
+    ev_loop *loop = new_loop();
+    ev_timer a, b;
+    uint64_t fa = 0, fb = 0, t0 = ev_now_ms(loop);
+    ev_timer_init(&a, rec_fire, &fa);
+    ev_timer_init(&b, rec_fire, &fb);
+    ev_timer_start(loop, &a, 300, 0);
+    ev_timer_start(loop, &a, 20, 0);            /* pulled earlier */
+    ev_timer_start(loop, &b, 10, 0);
+    for (int i = 0; i < 5; i++)
+        ev_timer_start(loop, &b, 40 + 10 * i, 0); /* pushed later, five times */
+    ev_run(loop);
+    ok(fa >= t0 + 20 && fa < t0 + 200, "a timer pulled earlier fires at its new deadline (%llu ms)",
+       (unsigned long long)(fa - t0));
+    ok(fb >= t0 + 80, "a timer pushed later fires no earlier than its last deadline (%llu ms)",
+       (unsigned long long)(fb - t0));
+    ok(!ev_timer_active(&a) && !ev_timer_active(&b), "  both inactive afterwards");
+    ev_loop_free(loop);
+}
+
 /* An owner allocated with calloc() and torn down on an early error path
  * stops a timer it never initialised: heap_index is 0, not "idle".  That
  * must be a no-op, with an empty heap and with a heap in use. */
@@ -889,6 +917,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     test_basics();
     test_timer_order();
+    test_timer_push_pull();
     test_timer_cancel();
     test_timer_zeroed();
     test_timer_repeat();

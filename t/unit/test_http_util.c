@@ -76,6 +76,25 @@ static void test_lists_tokens(void)
     ok(!http_is_field_value("a\nb", 3), "LF not in value");
     ok(!http_is_field_value("a\0b", 3), "NUL not in value");
     ok(!http_is_field_value("a\x7f", 2), "DEL not in value");
+    /* every control byte at every place of a value long enough for the
+     * word-at-a-time path, and the bytes that are allowed there */
+    static const unsigned char bad[] = { 0x00, 0x01, 0x0a, 0x0d, 0x1f, 0x7f };
+    static const unsigned char good[] = { '\t', ' ', '~', 0x80, 0xff };
+    bool all_bad = true, all_good = true;
+    for (size_t pos = 0; pos < 21; pos++) {
+        char v[21];
+        memset(v, 'v', sizeof v);
+        for (size_t k = 0; k < sizeof bad; k++) {
+            v[pos] = (char)bad[k];
+            all_bad &= !http_is_field_value(v, sizeof v);
+        }
+        for (size_t k = 0; k < sizeof good; k++) {
+            v[pos] = (char)good[k];
+            all_good &= http_is_field_value(v, sizeof v);
+        }
+    }
+    ok(all_bad, "a control byte anywhere in a 21-byte value is refused");
+    ok(all_good, "HTAB, SP, VCHAR and obs-text anywhere in it are not");
 }
 
 static void test_dates(void)

@@ -94,8 +94,8 @@ static void test_failures(void)
     is_str(s, "ABAB", "backup unused while primaries are up");
     picks(p, 2, 5000, s, NULL, 0);
     is_str(s, "BB", "a server marked down is skipped");
-    p->peers[0].hc_down = true;
-    p->peers[1].hc_down = true;
+    p->peers[0].health_down = true;
+    p->peers[1].health_down = true;
     picks(p, 3, 40000, s, NULL, 0);
     is_str(s, "CCC", "backup when every primary is down");
     p->peers[2].down_until_ms = 50000;
@@ -144,10 +144,10 @@ static void test_hash_random(void)
         seen[proxy_pool_pick(p, 0, 0, k, 4)]++;
     }
     ok(seen[0] && seen[1] && seen[2], "ip-hash spreads clients (%d/%d/%d)", seen[0], seen[1], seen[2]);
-    p->peers[first].hc_down = true;
+    p->peers[first].health_down = true;
     int moved = proxy_pool_pick(p, 0, 0, k1, 4);
     ok(moved >= 0 && moved != first, "ip-hash: a down server's clients go elsewhere");
-    p->peers[first].hc_down = false;
+    p->peers[first].health_down = false;
     is_int(proxy_pool_pick(p, 0, 0, k1, 4), first, "and come back when it is up");
     picks(&rt->pools[1], 40, 0, s, NULL, 0);
     ok(strchr(s, 'A') && strchr(s, 'B'), "random uses both servers");

@@ -1,13 +1,19 @@
 /*
  * test_server.c - server object life cycle on the reactor (src/server.c):
  * freeing or shutting down a server must leave the loop's other timers and
- * descriptors alone.  The HTTP behaviour itself is tested end to end by
- * t/engine.t.
+ * descriptors alone; a reply made later (from a timer) never runs the next
+ * pipelined request's handler inside itself.  The HTTP behaviour itself is
+ * tested end to end by t/engine.t.
  */
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "weaprous.h"
 #include "tap.h"
@@ -70,9 +76,128 @@ static void test_shutdown_idle(void)
     ev_loop_free(loop);
 }
 
+/* --- a late reply and the next pipelined request --- */
+
+struct late {
+    ev_loop  *loop;
+    http_txn *held;          /* /late, answered from the timer */
+    ev_timer  timer, guard;
+    bool      replying;      /* inside the timer's http_txn_reply() */
+    int       next_calls, next_inside;
+    char      got[4096];
+    size_t    gotlen;
+};
+
+static void late_fire(ev_loop *loop, ev_timer *tm, void *arg)
+{
+    struct late *l = arg;
+    http_txn *t = l->held;
+    l->held = NULL;
+    l->replying = true;
+    http_txn_reply(t, 200, "text/plain", "late\n", 5);
+    l->replying = false;
+}
+
+static void late_handler(http_txn *t, void *arg)
+{
+    struct late *l = arg;
+    if (strcmp(http_txn_path(t), "/late") == 0) {
+        const char *ms = strstr(http_txn_query(t), "ms=");
+        l->held = t;
+        ev_timer_start(l->loop, &l->timer, ms ? (uint64_t)atoi(ms + 3) : 5, 0);
+        return;
+    }
+    l->next_calls++;
+    l->next_inside += l->replying;
+    http_txn_reply(t, 200, "text/plain", "next\n", 5);
+}
+
+/* Counts "HTTP/1.1 200" in what came back. */
+static int late_answers(const struct late *l)
+{
+    int n = 0;
+    for (const char *p = l->got; (p = strstr(p, "HTTP/1.1 200")) != NULL; p++)
+        n++;
+    return n;
+}
+
+static void late_client_io(ev_loop *loop, int fd, int events, void *arg)
+{
+    struct late *l = arg;
+    ssize_t n = read(fd, l->got + l->gotlen, sizeof l->got - 1 - l->gotlen);
+    if (n > 0) {
+        l->gotlen += (size_t)n;
+        l->got[l->gotlen] = '\0';
+    }
+    if (n <= 0 || late_answers(l) >= 2)   /* closed, or both answers in */
+        ev_stop(loop);
+}
+
+static void late_guard(ev_loop *loop, ev_timer *tm, void *arg)
+{
+    ev_stop(loop);
+}
+
+/* Runs a server with cfg (may be NULL) and one client that sends reqs at
+ * once, until the client has two answers, is closed, or 3 s passed; what
+ * came back is in l->got. */
+static void late_run(struct late *l, const struct http_server_config *cfg,
+                     const char *reqs, const char *name)
+{
+    memset(l, 0, sizeof *l);
+    l->loop = ev_loop_new(0);
+    ev_timer_init(&l->timer, late_fire, l);
+    ev_timer_init(&l->guard, late_guard, l);
+    http_server *s = http_server_new(l->loop, cfg, late_handler, l);
+    ok(s && http_server_listen(s, "127.0.0.1", 0) == 0, "%s: server listening", name);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(s)) };
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ok(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "%s: client connected", name);
+    ok(write(fd, reqs, strlen(reqs)) == (ssize_t)strlen(reqs), "%s: sent at once", name);
+    ev_io_set(l->loop, fd, EV_READ, late_client_io, l);
+    ev_timer_start(l->loop, &l->guard, 3000, 0);
+    ev_run(l->loop);
+    ev_io_del(l->loop, fd);
+    close(fd);
+    ev_timer_stop(l->loop, &l->guard);
+    ev_timer_stop(l->loop, &l->timer);
+    http_server_free(s);
+    ev_loop_free(l->loop);
+}
+
+/* Two pipelined requests in one segment: the first is answered 5 ms later
+ * from a timer.  The second handler must run after that reply returned
+ * (from the loop), never inside it, and both answers come back in order. */
+static void test_late_reply_pipelined(void)
+{
+    struct late l;
+    late_run(&l, NULL, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", "late");
+    is_int(late_answers(&l), 2, "late: both answered");
+    const char *a = strstr(l.got, "late\n"), *b = strstr(l.got, "next\n");
+    ok(a && b && a < b, "late: in order");
+    is_int(l.next_calls, 1, "late: the next handler ran once");
+    is_int(l.next_inside, 0, "late: not inside the late reply's http_txn_reply()");
+}
+
+/* A handler slower than the header timeout still answers: the head was
+ * complete, the timeout is not the handler's (the connection was closed
+ * after header_timeout_ms before). */
+static void test_slow_handler(void)
+{
+    struct late l;
+    struct http_server_config cfg = { .header_timeout_ms = 50 };
+    late_run(&l, &cfg, "GET /late?ms=200 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             "slow");
+    is_int(late_answers(&l), 1, "slow: answered 200 ms later with a 50 ms header timeout");
+}
+
 int main(void)
 {
     test_free_keeps_timers();
     test_shutdown_idle();
+    test_late_reply_pipelined();
+    test_slow_handler();
     return done_testing();
 }
