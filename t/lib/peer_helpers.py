@@ -161,6 +161,24 @@ class Peer:
         st, doc = self.api('GET', path + '?limit=%d' % limit)
         return doc['messages'] if st == 200 else None
 
+    def history_all(self, channel):
+        """Every message of a conversation, oldest first (paged by
+        before=), or None when the peer does not answer."""
+        path = ('/dm/%s/messages' % channel[1:] if channel.startswith('@')
+                else '/channels/%s/messages' % channel)
+        out, before = [], ''
+        while True:
+            try:
+                st, doc = self.api('GET', path + '?limit=500' + before)
+            except OSError:
+                return None
+            if st != 200:
+                return None
+            out[:0] = doc['messages']
+            if not doc['more'] or not doc['messages']:
+                return out
+            before = '&before=' + doc['messages'][0]['id']
+
     def texts(self, channel):
         h = self.history(channel) or []
         return [m['text'] for m in h]
