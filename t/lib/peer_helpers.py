@@ -261,6 +261,32 @@ class P2P:
 
 # --- a WebSocket client for /events ----------------------------------------
 
+def ws_split(buf):
+    """The first whole frame of a server's (unmasked) WebSocket bytes:
+    (opcode, payload, the rest), or None while it is incomplete."""
+    if len(buf) < 2:
+        return None
+    n, off = buf[1] & 0x7f, 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, off = struct.unpack('>H', buf[2:4])[0], 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, off = struct.unpack('>Q', buf[2:10])[0], 10
+    if len(buf) < off + n:
+        return None
+    return buf[0] & 0x0f, buf[off:off + n], buf[off + n:]
+
+
+def ws_pong(sock, data):
+    """Answers a ping with the same payload (a client's frames are masked)."""
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+    sock.sendall(bytes([0x8a, 0x80 | len(data)]) + mask + body)
+
+
 class Events:
     """GET /events with the session token; next() returns each JSON event."""
 
@@ -287,18 +313,10 @@ class Events:
 
     def _frame(self):
         while True:
-            if len(self.buf) >= 2:
-                b0, b1 = self.buf[0], self.buf[1]
-                n, off = b1 & 0x7f, 2
-                if n == 126 and len(self.buf) >= 4:
-                    n, off = struct.unpack('>H', self.buf[2:4])[0], 4
-                elif n == 127 and len(self.buf) >= 10:
-                    n, off = struct.unpack('>Q', self.buf[2:10])[0], 10
-                elif n >= 126:
-                    n = None
-                if n is not None and len(self.buf) >= off + n:
-                    data, self.buf = self.buf[off:off + n], self.buf[off + n:]
-                    return b0 & 0x0f, data
+            f = ws_split(self.buf)
+            if f:
+                op, data, self.buf = f
+                return op, data
             chunk = self.s.recv(65536)
             if not chunk:
                 return None, None
@@ -312,10 +330,8 @@ class Events:
                 op, data = self._frame()
                 if op is None or op == 8:
                     return None
-                if op == 9:      # ping: pong with the same payload (masked)
-                    mask = os.urandom(4)
-                    body = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-                    self.s.sendall(bytes([0x8a, 0x80 | len(data)]) + mask + body)
+                if op == 9:
+                    ws_pong(self.s, data)
                     continue
                 if op == 1:
                     return json.loads(data)
