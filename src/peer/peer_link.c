@@ -590,6 +590,9 @@ static void link_accept_one(struct peer *p, int fd, const struct sockaddr_storag
         close(fd);
         return;
     }
+    /* as on the dialer's side (net_connect): a frame goes out when it is
+     * written, not when the other side's delayed ACK comes back */
+    net_set_nodelay(fd);
     snprintf(l->remote, sizeof(l->remote), "%s:%d", ip, port);
     l->handshake = true;
     p->handshakes++;
