@@ -237,6 +237,7 @@ class Bench:
         """p50, p99 in ms over every (message, receiver) of PACED sends."""
         c = self.conn()
         acked = {}
+        prof = self.profile('latency')
         with self.mux.lock:
             self.mux.arrived.clear()
             self.mux.stamp = True
@@ -249,6 +250,7 @@ class Bench:
             if pause > 0:
                 time.sleep(pause)      # pacing the load, not waiting for it
         c.close()
+        self.profile_end(prof)
         self.sent += PACED
         if not wait_until(self.all_pushed, WAIT_S, 0.05):
             raise RuntimeError('latency round: not every message was pushed')
@@ -263,37 +265,41 @@ class Bench:
         """messages/s, author CPU us/msg, receivers' CPU us/msg (each)."""
         pids = [p.srv.pid for p in self.peers]
         cpu0 = [cpu_ticks(pid) for pid in pids]
-        prof = self.profile(pids)
+        prof = self.profile('throughput')
         t0 = time.monotonic()
         self.burst(BURST)
         t_sent = time.monotonic() - t0
         if not wait_until(self.all_pushed, WAIT_S, 0.01):
             raise RuntimeError('throughput round: not every message was pushed')
         dt = time.monotonic() - t0
-        for pr in prof or ():
-            pr.send_signal(signal.SIGINT)
-            pr.wait()
+        self.profile_end(prof)
         cpu = [cpu_ticks(pid) - c for pid, c in zip(pids, cpu0)]
         us = 1e6 / HZ / BURST
         say('N=%d: %d sends answered in %.2f s, all pushed after %.2f s'
             % (self.n, BURST, t_sent, dt))
         return BURST / dt, cpu[0] * us, statistics.mean(cpu[1:]) * us
 
-    def profile(self, pids):
-        """BENCH_PERF=DIR: `perf record -g` of the author and of one
-        receiver during the first throughput round of each N, into
-        DIR/author-N.data and DIR/receiver-N.data; BENCH_PROFILER="strace
-        -c -f -o" (say) instead of perf."""
+    def profile(self, phase):
+        """BENCH_PERF=DIR: `perf record -g` (or BENCH_PROFILER, e.g.
+        "strace -c -o") of the author and of one receiver during the first
+        round of BENCH_PROFILE ("throughput" or "latency") of each N, into
+        DIR/author-N.data and DIR/receiver-N.data."""
         d = os.environ.get('BENCH_PERF')
-        if not d or self.profiled:
+        if not d or self.profiled or os.environ.get('BENCH_PROFILE', 'throughput') != phase:
             return None
         self.profiled = True
         os.makedirs(d, exist_ok=True)
-        out = [os.path.join(d, '%s-%d.data' % (w, self.n)) for w in ('author', 'receiver')]
         tool = os.environ.get('BENCH_PROFILER', 'perf record -q -g -o').split()
-        return [subprocess.Popen(tool + [f, '-p', str(pid)],
+        return [subprocess.Popen(tool + [os.path.join(d, '%s-%d.data' % (who, self.n)),
+                                         '-p', str(p.srv.pid)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                for f, pid in zip(out, pids)]
+                for who, p in (('author', self.peers[0]), ('receiver', self.peers[1]))]
+
+    @staticmethod
+    def profile_end(procs):
+        for pr in procs or ():
+            pr.send_signal(signal.SIGINT)
+            pr.wait()
 
     def rss(self):
         kib = [rss_kib(p.srv.pid) for p in self.peers]
