@@ -168,6 +168,7 @@ struct peer_link {
     char               want_origin[DB_MAX_NAME + 1];
     int64_t            want_to;
     uint64_t           msgs_in, msgs_out;
+    bool               dirty;           /* frames queued this pass: written at its end */
 };
 
 /* Dials user at addr after the tracker introduced it (ticket in hand or
@@ -182,7 +183,8 @@ void peer_link_event(struct peer_link *l, enum peer_link_event e);
 /* Closes with an error frame (code, detail) or, code NULL, with bye. */
 void peer_link_close(struct peer_link *l, const char *code, const char *detail);
 /* Queues one whole frame already written into l->out by a peer_frame_put_*
- * call: arms writing.  The put itself failing with ENOBUFS means the link
+ * call: it is written at the end of the loop pass, with every other frame
+ * the pass queued on l.  The put itself failing with ENOBUFS means the link
  * is over PEER_OUT_CAP: the caller closes it or waits (see peer_sync.c). */
 void peer_link_flush(struct peer_link *l);
 bool peer_link_congested(const struct peer_link *l);
@@ -499,6 +501,7 @@ struct peer {
     int              p2p_port;                   /* bound (after port 0) */
     struct peer_link *links;
     size_t           nlinks, handshakes;
+    bool             flush_armed;                /* links_flush() deferred this pass */
     /* contacts and conversations, sorted by name */
     struct peer_contact **contacts;
     size_t           ncontacts, cap_contacts;

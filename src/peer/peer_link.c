@@ -503,16 +503,41 @@ static void link_io(ev_loop *loop, int fd, int events, void *arg)
         link_update(l);
 }
 
+/* The end of a loop pass: every link with new frames writes them, in one
+ * write each however many frames the pass queued (a broadcast to N links
+ * costs N writes per pass, not per message).  What does not fit waits for
+ * writability; an error shows on the next read (hang-up is reported
+ * readable).  Walks p->links: a link closed during the pass is still on
+ * the list (freed by a later deferred call) and is skipped. */
+static void links_flush(ev_loop *loop, void *arg)
+{
+    struct peer *p = arg;
+    (void)loop;
+    p->flush_armed = false;
+    for (struct peer_link *l = p->links; l; l = l->next) {
+        if (!l->dirty)
+            continue;
+        l->dirty = false;
+        if (l->fd < 0 || l->state == LINK_CLOSED || l->state == LINK_CONNECTING)
+            continue;
+        if (buf_write_fd(&l->out, l->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            buf_reset(&l->out);
+        link_update(l);
+    }
+}
+
 void peer_link_flush(struct peer_link *l)
 {
+    struct peer *p = l->p;
     if (l->fd < 0 || l->state == LINK_CLOSED || l->state == LINK_CONNECTING)
         return;
-    /* One write now saves a poll pass on the latency of a live message;
-     * what does not fit waits for writability.  An error shows on the
-     * next read (hang-up is reported readable). */
-    if (buf_write_fd(&l->out, l->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-        buf_reset(&l->out);
-    link_update(l);
+    /* Written at the end of this pass, not now: the frames a pass queues
+     * on a link go out together, and no poll pass is lost either. */
+    l->dirty = true;
+    if (!p->flush_armed && ev_defer(p->loop, links_flush, p) == 0)
+        p->flush_armed = true;
+    if (!p->flush_armed)
+        link_update(l);   /* no deferred call: writability will do */
 }
 
 bool peer_link_congested(const struct peer_link *l)
