@@ -213,6 +213,7 @@ struct peer_chan {
     bool    loaded;                     /* the member list came from the tracker */
     bool    listed;                     /* named by the last channel list */
     uint64_t asked_ms;                  /* members last asked for on demand */
+    struct peer_vec vec;                /* what we hold of it (the store's vectors) */
 };
 
 /* A user known from the tracker's lists. */
@@ -231,8 +232,9 @@ struct peer_contact {
 
 /* The channel (or dm:A:B) followed by that name, or NULL. */
 struct peer_chan *peer_chan_find(struct peer *p, const char *name);
-/* Finds or adds a followed conversation (for a dm: with its other user).
- * NULL with errno (ENOSPC at PEER_MAX_CHANNELS). */
+/* Finds or adds a followed conversation (for a dm: with its other user),
+ * its vector read from the store.  NULL with errno (ENOSPC at
+ * PEER_MAX_CHANNELS). */
 struct peer_chan *peer_chan_get(struct peer *p, const char *name);
 void peer_chan_drop(struct peer *p, const char *name);
 /* user's entry in c, or NULL (a dm's two users are always its members). */
@@ -261,6 +263,9 @@ void peer_mesh_link_up(struct peer_link *l);
 /* A link is gone: schedules the reconnect with backoff and jitter. */
 void peer_mesh_link_down(struct peer_link *l);
 void peer_mesh_free(struct peer *p);
+/* Reads every followed conversation's vector from the store again (after
+ * a rollback undid what memory already counted). */
+void peer_mesh_reload_vectors(struct peer *p);
 
 /* ---- the sync (peer_sync.c) ---- */
 
@@ -283,9 +288,6 @@ void peer_sync_ack_cb(ev_loop *loop, ev_timer *t, void *arg);
 /* True when l has a queued range of origin's messages in channel (a live
  * message then joins the queue, to keep the order). */
 bool peer_sync_queued(const struct peer_link *l, const char *channel, const char *origin);
-/* Before and after a read pass: received messages share one transaction. */
-void peer_sync_batch_begin(struct peer *p);
-void peer_sync_batch_end(struct peer *p);
 /* Every live link of c's members gets our have of c (after a join or a
  * membership change). */
 void peer_sync_announce(struct peer *p, struct peer_chan *c);
@@ -348,14 +350,17 @@ int64_t peer_store_unread(struct peer *p, const char *channel);
 typedef int (*peer_conv_cb)(const char *channel, const char *kind, const char *access,
                             const char *peer, int64_t unread, int64_t last_ms, void *arg);
 int peer_store_conv_list(struct peer *p, peer_conv_cb cb, void *arg);
-/* Own message: allocates the seq and the Lamport time, stores it pending.
- * 1 stored, 0 client_id already used (*m is that message), -1. */
-int peer_store_own(struct peer *p, const char *channel, const char *text, size_t len,
+/* Own message in c: allocates the seq and the Lamport time, stores it
+ * pending in its own transaction, committed on return (the pass
+ * transaction first).  1 stored, 0 client_id already used (*m is that
+ * message), -1. */
+int peer_store_own(struct peer *p, struct peer_chan *c, const char *text, size_t len,
                    const char *client_id, int64_t now_ms, struct peer_msg *m);
-/* Received message: 1 stored (new), 0 already held, -1.  *gap_from is
- * set to the first missing seq below it (0: none). */
-int peer_store_received(struct peer *p, const struct pf_msg *m, int64_t now_ms,
-                        int64_t *gap_from);
+/* Received message of c, in the pass transaction: 1 stored (new), 0
+ * already held, -1.  *gap_from is set to the first missing seq below it
+ * (0: none).  c->vec follows. */
+int peer_store_received(struct peer *p, struct peer_chan *c, const struct pf_msg *m,
+                        int64_t now_ms, int64_t *gap_from);
 /* One message by identity: 1 found, 0 not, -1. */
 int peer_store_get(struct peer *p, const char *channel, const char *origin, int64_t seq,
                    struct peer_msg *m);
@@ -370,14 +375,16 @@ long peer_store_range(struct peer *p, const char *channel, const char *origin,
 long peer_store_page(struct peer *p, const char *channel, int64_t before_lamport,
                      const char *before_origin, long limit, bool *more,
                      peer_msg_cb cb, void *arg);
-/* Our vector of channel (every origin). */
+/* Our vector of channel (every origin), as stored (peer_chan.vec is the
+ * copy in memory). */
 int peer_store_vector(struct peer *p, const char *channel, struct peer_vec *v);
 /* Moves our messages from..to in channel that are in an earlier state
- * ('pending' < 'sent' < 'delivered') to state, calling cb(seq) for each
- * first; returns how many moved, or -1. */
+ * ('pending' < 'sent' < 'delivered') to state (in the pass transaction),
+ * calling cb(seq) for each first; returns how many moved, or -1. */
 long peer_store_advance(struct peer *p, const char *channel, int64_t from, int64_t to,
                         const char *state, void (*cb)(int64_t seq, void *arg), void *arg);
-/* member_have: records what member holds of our messages; loads them. */
+/* member_have: records what member holds of our messages (in the pass
+ * transaction); loads them. */
 int peer_store_member_have(struct peer *p, const char *channel, const char *member,
                            int64_t seq);
 int peer_store_member_load(struct peer *p, struct peer_chan *c);
@@ -386,9 +393,12 @@ int peer_store_member_load(struct peer *p, struct peer_chan *c);
 int peer_store_pending(struct peer *p, const char *channel, int64_t *from, int64_t *to);
 /* The highest Lamport time stored (the clock after a restart). */
 int64_t peer_store_lamport(struct peer *p);
-int peer_store_begin(struct peer *p);
-int peer_store_commit(struct peer *p);
-void peer_store_rollback(struct peer *p);
+/* The pass transaction: the writes of received messages, receipts and
+ * delivery states in one loop pass share one transaction, committed at
+ * the end of the pass.  settle commits it now: before anything tells
+ * another peer or the user what we hold (a have, a 201).  0, or -1 (rolled
+ * back, logged). */
+int peer_store_settle(struct peer *p);
 
 /* ---- the tracker client (peer_tracker.c) ---- */
 
@@ -507,9 +517,9 @@ struct peer {
     size_t           ncontacts, cap_contacts;
     struct peer_chan **chans;
     size_t           nchans, cap_chans;
-    /* sync */
-    bool             in_batch;                   /* a read pass of a live link */
-    bool             batch_open;                 /* its transaction is open */
+    /* the store's pass transaction (peer_store_settle) */
+    bool             pass_txn;                   /* open */
+    bool             pass_armed;                 /* its commit is deferred to the pass end */
     /* events, and /connect-peer requests waiting for their link */
     ws_set          *events;
     struct peer_wait *waits;

@@ -78,7 +78,7 @@ static bool send_on(struct peer_link *l, const struct peer_msg *m)
 int peer_chat_send(struct peer *p, struct peer_chan *c, const char *text, size_t len,
                    const char *client_id, struct peer_msg *m)
 {
-    int r = peer_store_own(p, c->name, text, len, client_id, peer_now_ms(p), m);
+    int r = peer_store_own(p, c, text, len, client_id, peer_now_ms(p), m);
     if (r <= 0)
         return r;
     peer_event_message(p, m);

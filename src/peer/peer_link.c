@@ -404,9 +404,6 @@ static void link_frames(struct peer_link *l)
 {
     struct peer *p = l->p;
     int budget = PEER_FRAMES_PER_PASS;
-    bool batch = l->state == LINK_LIVE;
-    if (batch)
-        peer_sync_batch_begin(p);
     while (budget > 0 && (l->state == LINK_AWAIT_HELLO || l->state == LINK_HELLO_SENT
                           || l->state == LINK_LIVE)) {
         struct peer_frame f;
@@ -424,8 +421,6 @@ static void link_frames(struct peer_link *l)
         buf_consume(&l->in, (size_t)n);
         budget--;
     }
-    if (batch)
-        peer_sync_batch_end(p);
     if (budget == 0 && buf_len(&l->in) > 0 && l->state == LINK_LIVE)
         ev_timer_start(p->loop, &l->more, 0, 0);
 }

@@ -94,6 +94,20 @@ static int chan_dm_members(struct peer *p, struct peer_chan *c)
     return peer_store_member_load(p, c);
 }
 
+static void chan_free(struct peer_chan *c)
+{
+    peer_vec_free(&c->vec);
+    free(c->m);
+    free(c);
+}
+
+void peer_mesh_reload_vectors(struct peer *p)
+{
+    for (size_t i = 0; i < p->nchans; i++)
+        if (peer_store_vector(p, p->chans[i]->name, &p->chans[i]->vec) < 0)
+            log_warnx("vector of %s: %s", p->chans[i]->name, db_errmsg(p->db));
+}
+
 struct peer_chan *peer_chan_get(struct peer *p, const char *name)
 {
     int found;
@@ -107,11 +121,10 @@ struct peer_chan *peer_chan_get(struct peer *p, const char *name)
         return NULL;
     snprintf(c->name, sizeof(c->name), "%s", name);
     c->dm = peer_dm_other(name, p->user, c->other);
-    if ((c->dm && chan_dm_members(p, c) < 0)
+    if ((c->dm && chan_dm_members(p, c) < 0) || peer_store_vector(p, name, &c->vec) < 0
         || name_insert((void ***)&p->chans, &p->nchans, &p->cap_chans, PEER_MAX_CHANNELS,
                        i, c) < 0) {
-        free(c->m);
-        free(c);
+        chan_free(c);
         return NULL;
     }
     return c;
@@ -123,8 +136,7 @@ void peer_chan_drop(struct peer *p, const char *name)
     size_t i = name_search((void *const *)p->chans, p->nchans, name, &found);
     if (!found)
         return;
-    free(p->chans[i]->m);
-    free(p->chans[i]);
+    chan_free(p->chans[i]);
     memmove(p->chans + i, p->chans + i + 1, (p->nchans - i - 1) * sizeof(*p->chans));
     p->nchans--;
 }
@@ -372,10 +384,8 @@ void peer_mesh_free(struct peer *p)
     free(p->contacts);
     p->contacts = NULL;
     p->ncontacts = p->cap_contacts = 0;
-    for (size_t i = 0; i < p->nchans; i++) {
-        free(p->chans[i]->m);
-        free(p->chans[i]);
-    }
+    for (size_t i = 0; i < p->nchans; i++)
+        chan_free(p->chans[i]);
     free(p->chans);
     p->chans = NULL;
     p->nchans = p->cap_chans = 0;
