@@ -14,8 +14,8 @@ For each N it measures, in rounds (the median is printed):
   RSS      of each peer after that (median and max)
   catch-up one receiver stopped (TERM), BENCH_CATCHUP messages sent, the
            receiver started again: seconds until its history holds them all
-Every receiver keeps an /events socket open (a browser tab), drained by one
-thread here.  Prints one table line per N on stdout; progress on stderr.
+Every peer keeps an /events socket open (a browser tab), drained by one
+thread here; the author's shows its own messages and their delivery states.  Prints one table line per N on stdout; progress on stderr.
     WR_BUILDDIR=... WR_SRCDIR=... python3 t/bench/fanout.py 10 50 100
 """
 
@@ -141,13 +141,14 @@ class Bench:
         self.sent = 0             # messages of the author in the channel
         self.events = {}
         self.profiled = False
+        self.counted = False
 
     # --- set-up -----------------------------------------------------------
 
     def start(self):
         t0 = time.monotonic()
-        for u in self.users:
-            p = self.stack.peer(u, args=('--log-level', 'info'))
+        for i, u in enumerate(self.users):
+            p = self.stack.peer(u, args=('--log-level', 'info'), wrap=self.wrap(i))
             st, doc = p.join(self.channel)
             if st not in (200, 201):
                 raise RuntimeError('%s joins %s: %d %s' % (u, self.channel, st, doc))
@@ -157,9 +158,28 @@ class Bench:
             raise RuntimeError('N=%d: the mesh did not form in %g s' % (self.n, WAIT_S))
         self.mesh_s = time.monotonic() - t0
         say('N=%d: full mesh after %.1f s' % (self.n, self.mesh_s))
-        for p in self.peers[1:]:
+        for p in self.peers:        # the author's tab too: its deliveries
             self.attach(p)
         self.mux.start()
+
+    def wrap(self, i):
+        """BENCH_CALLGRIND=DIR: the author (i 0) and one receiver (i 1) run
+        under callgrind; what they do during the first throughput round is
+        dumped into DIR/author-N.out.1 and DIR/receiver-N.out.1
+        (callgrind_annotate; Ir / BENCH_BURST is per message)."""
+        d = os.environ.get('BENCH_CALLGRIND')
+        if not d or i > 1:
+            return ()
+        os.makedirs(d, exist_ok=True)
+        out = os.path.join(d, '%s-%d.out' % (('author', 'receiver')[i], self.n))
+        return ('valgrind', '--tool=callgrind', '--callgrind-out-file=' + out)
+
+    def count(self, on):
+        if os.environ.get('BENCH_CALLGRIND') and not self.counted:
+            for p in self.peers[:2]:
+                subprocess.run(['callgrind_control', '-z' if on else '-d', str(p.srv.pid)],
+                               stdout=subprocess.DEVNULL)
+            self.counted = not on
 
     def meshed(self):
         """Every peer holds n-1 links and the author says all are live."""
@@ -266,6 +286,7 @@ class Bench:
         pids = [p.srv.pid for p in self.peers]
         cpu0 = [cpu_ticks(pid) for pid in pids]
         prof = self.profile('throughput')
+        self.count(True)
         t0 = time.monotonic()
         self.burst(BURST)
         t_sent = time.monotonic() - t0
@@ -273,6 +294,7 @@ class Bench:
             raise RuntimeError('throughput round: not every message was pushed')
         dt = time.monotonic() - t0
         self.profile_end(prof)
+        self.count(False)
         cpu = [cpu_ticks(pid) - c for pid, c in zip(pids, cpu0)]
         us = 1e6 / HZ / BURST
         say('N=%d: %d sends answered in %.2f s, all pushed after %.2f s'

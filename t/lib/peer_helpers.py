@@ -17,7 +17,7 @@ import socket
 import struct
 import time
 
-from wrtest import Server, free_port, tmpdir, wait_until, diag
+from wrtest import Server, binary, free_port, tmpdir, wait_until, diag
 
 HTTP_TIMEOUT = 10.0
 
@@ -88,7 +88,8 @@ class Peer:
     """One `weaprous peer` with its own database and fixed ports (so that
     a restart keeps its address)."""
 
-    def __init__(self, stack, user, args=()):
+    def __init__(self, stack, user, args=(), wrap=()):
+        """wrap: a command to run the peer under (valgrind ...)."""
         self.stack = stack
         self.user = user
         self.port = free_port()
@@ -97,11 +98,13 @@ class Peer:
         self.token = None
         self.args = list(args)
         src = os.environ['WR_SRCDIR']
-        self.srv = Server('peer', '--tracker', 'http://127.0.0.1:%d' % stack.tracker.port,
-                          '--p2p-port', str(self.p2p), '--db', self.db,
-                          '--www', os.path.join(src, 'www'),
-                          '--static', os.path.join(src, 'static'),
-                          '--log-level', 'debug', *self.args, port=self.port)
+        argv = list(wrap) + [
+            binary(), 'peer', '--server-ip', '127.0.0.1', '--server-port', str(self.port),
+            '--tracker', 'http://127.0.0.1:%d' % stack.tracker.port,
+            '--p2p-port', str(self.p2p), '--db', self.db,
+            '--www', os.path.join(src, 'www'), '--static', os.path.join(src, 'static'),
+            '--log-level', 'debug'] + self.args
+        self.srv = Server(argv=argv, port=self.port, timeout=60 if wrap else 10)
 
     def start(self):
         self.srv.start()
