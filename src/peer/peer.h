@@ -214,6 +214,7 @@ struct peer_chan {
     bool    listed;                     /* named by the last channel list */
     uint64_t asked_ms;                  /* members last asked for on demand */
     struct peer_vec vec;                /* what we hold of it (the store's vectors) */
+    int64_t notify_from, notify_to;     /* own seqs whose delivery count moved this pass */
 };
 
 /* A user known from the tracker's lists. */
@@ -316,6 +317,8 @@ int peer_chat_send(struct peer *p, struct peer_chan *c, const char *text, size_t
  * states and events. */
 void peer_chat_delivered(struct peer *p, struct peer_chan *c, const char *member,
                          int64_t seq);
+/* k of "delivered to k of N": the other members known to hold our seq. */
+size_t peer_chat_delivered_to(struct peer *p, const struct peer_chan *c, int64_t seq);
 /* Our messages of c (or every conversation when c is NULL) not yet on any
  * link go out on the links that are live now. */
 void peer_chat_mark_sent(struct peer *p, const char *channel, int64_t from, int64_t to);
@@ -351,8 +354,8 @@ typedef int (*peer_conv_cb)(const char *channel, const char *kind, const char *a
                             const char *peer, int64_t unread, int64_t last_ms, void *arg);
 int peer_store_conv_list(struct peer *p, peer_conv_cb cb, void *arg);
 /* Own message in c: allocates the seq and the Lamport time, stores it
- * pending in its own transaction, committed on return (the pass
- * transaction first).  1 stored, 0 client_id already used (*m is that
+ * pending (a savepoint in the pass transaction, which is committed on
+ * return).  1 stored, 0 client_id already used (*m is that
  * message), -1. */
 int peer_store_own(struct peer *p, struct peer_chan *c, const char *text, size_t len,
                    const char *client_id, int64_t now_ms, struct peer_msg *m);
@@ -462,6 +465,8 @@ int peer_events_init(struct peer *p);
 void peer_events_free(struct peer *p);
 /* GET /events: the WebSocket upgrade (session already checked). */
 void peer_events_upgrade(struct peer *p, http_txn *t);
+/* Whether a tab listens (events are worth building). */
+bool peer_events_listening(const struct peer *p);
 void peer_event_message(struct peer *p, const struct peer_msg *m);
 void peer_event_delivery(struct peer *p, const char *channel, int64_t seq,
                          const char *state, size_t delivered, size_t members);
@@ -522,6 +527,7 @@ struct peer {
     bool             pass_armed;                 /* its commit is deferred to the pass end */
     /* events, and /connect-peer requests waiting for their link */
     ws_set          *events;
+    bool             notify_armed;               /* delivery events deferred to the pass end */
     struct peer_wait *waits;
     /* statements (peer_store.c) */
     struct peer_stmts *q;

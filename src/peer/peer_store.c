@@ -6,11 +6,11 @@
  * return 0 / -1 with db_errcode/db_errmsg(p->db) unless peer.h says
  * otherwise.
  *
- * Transactions: an own message has its own, committed before its 201.
- * What arrives (messages, receipts, delivery states) joins the pass
- * transaction, opened by the first such write of a loop pass and committed
- * at its end, or earlier by peer_store_settle() before we tell anyone what
- * we hold: one commit per pass however many links spoke.  Each followed
+ * Transactions: what arrives (messages, receipts, delivery states) joins
+ * the pass transaction, opened by the first such write of a loop pass and
+ * committed at its end, or earlier by peer_store_settle() before we tell
+ * anyone what we hold: one commit per pass however many links spoke.  An
+ * own message is a savepoint in it, committed before its 201.  Each followed
  * conversation keeps its vector in memory (peer_chan.vec), written through
  * to `vectors` with every message and read again after a rollback.
  */
@@ -49,6 +49,7 @@ enum peer_q {
     PQ_MSG_BY_CLIENT, PQ_MSG_INSERT, PQ_MSG_GET, PQ_MSG_RANGE, PQ_MSG_PAGE, PQ_MSG_OLDER,
     PQ_MSG_STATE, PQ_MSG_BEHIND, PQ_PENDING,
     PQ_HAVE_PUT, PQ_HAVE_LOAD, PQ_LAMPORT, PQ_BEGIN, PQ_COMMIT,
+    PQ_OWN_BEGIN, PQ_OWN_END, PQ_OWN_UNDO,
     PQ__COUNT
 };
 
@@ -132,6 +133,10 @@ static const char *const peer_sql[PQ__COUNT] = {
     [PQ_LAMPORT] = "SELECT COALESCE(max(lamport), 0) FROM messages",
     [PQ_BEGIN] = "BEGIN IMMEDIATE",
     [PQ_COMMIT] = "COMMIT",
+    /* an own message inside the pass transaction: undone alone on failure */
+    [PQ_OWN_BEGIN] = "SAVEPOINT own",
+    [PQ_OWN_END] = "RELEASE own",
+    [PQ_OWN_UNDO] = "ROLLBACK TO own",
 };
 
 struct peer_stmts {
@@ -501,13 +506,12 @@ static int own_fill(struct peer_msg *m, const char *channel, const char *origin,
 int peer_store_own(struct peer *p, struct peer_chan *c, const char *text, size_t len,
                    const char *client_id, int64_t now_ms, struct peer_msg *m)
 {
-    /* its own transaction, committed before the 201: what the pass wrote
-     * so far goes first */
-    if (peer_store_settle(p) < 0 || txn_begin(p) < 0)
+    /* in the pass transaction, which commits before the 201 */
+    if (pass_write(p) < 0 || db_run(q(p, PQ_OWN_BEGIN)) < 0)
         return -1;
     int r = own_by_client(p, c->name, client_id, m);
     if (r != 0) {
-        txn_commit(p);
+        db_run(q(p, PQ_OWN_END));
         return r < 0 ? -1 : 0;
     }
     const struct peer_vec_entry *e = peer_vec_find(&c->vec, p->user);
@@ -516,18 +520,20 @@ int peer_store_own(struct peer *p, struct peer_chan *c, const char *text, size_t
     if (msg_insert(p, c->name, p->user, seq, lamport, now_ms, now_ms, text, len,
                    "pending", client_id) != 1
         || vec_put(p, c, p->user, contig == max ? seq : contig, seq) < 0
-        || own_fill(m, c->name, p->user, seq, lamport, now_ms, text, len) < 0)
-        goto fail;
-    if (txn_commit(p) < 0) {   /* rolled back, vectors reloaded */
+        || own_fill(m, c->name, p->user, seq, lamport, now_ms, text, len) < 0
+        || db_run(q(p, PQ_OWN_END)) < 0) {
+        p->lamport--;
+        db_run(q(p, PQ_OWN_UNDO));
+        db_run(q(p, PQ_OWN_END));
+        if (peer_store_vector(p, c->name, &c->vec) < 0)
+            log_warnx("vector of %s: %s", c->name, db_errmsg(p->db));
+        return -1;
+    }
+    if (peer_store_settle(p) < 0) {   /* rolled back, vectors reloaded */
         p->lamport--;
         return -1;
     }
     return 1;
-fail:
-    p->lamport--;
-    db_rollback(p->db);
-    peer_mesh_reload_vectors(p);
-    return -1;
 }
 
 /* The contiguous end after storing seq (contig and max: before it).  Only
@@ -647,6 +653,14 @@ long peer_store_advance(struct peer *p, const char *channel, int64_t from, int64
     db_stmt *sel = q(p, PQ_MSG_BEHIND), *upd = q(p, PQ_MSG_STATE);
     long n = 0;
     int r;
+    if (from == to) {   /* one message (a send): the update says whether it moved */
+        if (pass_write(p) < 0 || db_bind(upd, "ttiit", channel, p->user, from, to, state) < 0
+            || (n = db_run(upd)) < 0)
+            return -1;
+        if (n > 0)
+            cb(from, arg);
+        return n;
+    }
     if (db_bind(sel, "ttiit", channel, p->user, from, to, state) < 0)
         return -1;
     while ((r = db_row(sel)) == 1) {
