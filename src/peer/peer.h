@@ -353,12 +353,15 @@ int64_t peer_store_unread(struct peer *p, const char *channel);
 typedef int (*peer_conv_cb)(const char *channel, const char *kind, const char *access,
                             const char *peer, int64_t unread, int64_t last_ms, void *arg);
 int peer_store_conv_list(struct peer *p, peer_conv_cb cb, void *arg);
-/* Own message in c: allocates the seq and the Lamport time, stores it
- * pending (a savepoint in the pass transaction, which is committed on
- * return).  1 stored, 0 client_id already used (*m is that
- * message), -1. */
+/* Own message in c: allocates the seq and the Lamport time, stores it in
+ * state ("pending", or "sent" when it is about to be written on a live
+ * link) in a savepoint of the pass transaction, which is committed on
+ * return.  1 stored, 0 client_id already used (*m is that message), -1. */
 int peer_store_own(struct peer *p, struct peer_chan *c, const char *text, size_t len,
-                   const char *client_id, int64_t now_ms, struct peer_msg *m);
+                   const char *client_id, const char *state, int64_t now_ms,
+                   struct peer_msg *m);
+/* An own message stored as sent that no link took after all: pending. */
+int peer_store_unsent(struct peer *p, const char *channel, int64_t seq);
 /* Received message of c, in the pass transaction: 1 stored (new), 0
  * already held, -1.  *gap_from is set to the first missing seq below it
  * (0: none).  c->vec follows. */

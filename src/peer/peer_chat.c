@@ -71,10 +71,22 @@ static bool send_on(struct peer_link *l, const struct peer_msg *m, const buf *fr
     return true;
 }
 
+/* Whether some other member of c has a live link: a message sent now is
+ * written on it (stored as sent at once, without a second statement). */
+static bool any_live(struct peer *p, const struct peer_chan *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->m[i].user, p->user) != 0 && peer_link_live(p, c->m[i].user))
+            return true;
+    return false;
+}
+
 int peer_chat_send(struct peer *p, struct peer_chan *c, const char *text, size_t len,
                    const char *client_id, struct peer_msg *m)
 {
-    int r = peer_store_own(p, c, text, len, client_id, peer_now_ms(p), m);
+    bool live = any_live(p, c);
+    int r = peer_store_own(p, c, text, len, client_id, live ? "sent" : "pending",
+                           peer_now_ms(p), m);
     if (r <= 0)
         return r;
     peer_event_message(p, m);
@@ -93,10 +105,12 @@ int peer_chat_send(struct peer *p, struct peer_chan *c, const char *text, size_t
             sent = true;
     }
     buf_free(&frame);
-    if (sent) {
-        peer_chat_mark_sent(p, c->name, m->seq, m->seq);
-        snprintf(m->state, sizeof(m->state), "sent");
-    } else
+    if (live && !sent) {     /* every live link refused it (queues full) */
+        if (peer_store_unsent(p, c->name, m->seq) < 0)
+            log_warnx("state of %s: %s", c->name, db_errmsg(p->db));
+        snprintf(m->state, sizeof(m->state), "pending");
+    }
+    if (!sent)
         peer_mesh_connect(p);   /* a dm partner that just came online */
     return 1;
 }

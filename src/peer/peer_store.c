@@ -47,7 +47,7 @@ enum peer_q {
     PQ_CONV_PUT, PQ_CONV_LEFT, PQ_CONV_READ, PQ_CONV_LIST, PQ_CONV_EXISTS, PQ_UNREAD,
     PQ_VEC_PUT, PQ_VEC_ALL, PQ_GAP_END,
     PQ_MSG_BY_CLIENT, PQ_MSG_INSERT, PQ_MSG_GET, PQ_MSG_RANGE, PQ_MSG_PAGE, PQ_MSG_OLDER,
-    PQ_MSG_STATE, PQ_MSG_BEHIND, PQ_PENDING,
+    PQ_MSG_STATE, PQ_MSG_BEHIND, PQ_MSG_UNSENT, PQ_PENDING,
     PQ_HAVE_PUT, PQ_HAVE_LOAD, PQ_LAMPORT, PQ_BEGIN, PQ_COMMIT,
     PQ_OWN_BEGIN, PQ_OWN_END, PQ_OWN_UNDO,
     PQ__COUNT
@@ -122,6 +122,8 @@ static const char *const peer_sql[PQ__COUNT] = {
     [PQ_MSG_BEHIND] =
         "SELECT seq FROM messages WHERE channel = ?1 AND origin = ?2"
         " AND seq BETWEEN ?3 AND ?4 AND " STATE_BEHIND " ORDER BY seq",
+    [PQ_MSG_UNSENT] =
+        "UPDATE messages SET state = 'pending' WHERE channel = ?1 AND origin = ?2 AND seq = ?3",
     [PQ_PENDING] =
         "SELECT min(seq), max(seq) FROM messages WHERE channel = ?1 AND origin = ?2"
         " AND state = 'pending'",
@@ -486,7 +488,7 @@ static int own_by_client(struct peer *p, const char *channel, const char *client
 /* The message as it was just stored (what peer_store_get would read). */
 static int own_fill(struct peer_msg *m, const char *channel, const char *origin,
                     int64_t seq, int64_t lamport, int64_t now_ms, const char *text,
-                    size_t len)
+                    size_t len, const char *state)
 {
     free(m->text);
     if (!(m->text = malloc(len + 1)))
@@ -499,12 +501,13 @@ static int own_fill(struct peer_msg *m, const char *channel, const char *origin,
     m->seq = seq;
     m->lamport = lamport;
     m->sent_at = m->received_at = now_ms;
-    snprintf(m->state, sizeof(m->state), "pending");
+    snprintf(m->state, sizeof(m->state), "%s", state);
     return 0;
 }
 
 int peer_store_own(struct peer *p, struct peer_chan *c, const char *text, size_t len,
-                   const char *client_id, int64_t now_ms, struct peer_msg *m)
+                   const char *client_id, const char *state, int64_t now_ms,
+                   struct peer_msg *m)
 {
     /* in the pass transaction, which commits before the 201 */
     if (pass_write(p) < 0 || db_run(q(p, PQ_OWN_BEGIN)) < 0)
@@ -517,10 +520,10 @@ int peer_store_own(struct peer *p, struct peer_chan *c, const char *text, size_t
     const struct peer_vec_entry *e = peer_vec_find(&c->vec, p->user);
     int64_t contig = e ? e->contig : 0, max = e ? e->max : 0;
     int64_t seq = max + 1, lamport = (int64_t)++p->lamport;
-    if (msg_insert(p, c->name, p->user, seq, lamport, now_ms, now_ms, text, len,
-                   "pending", client_id) != 1
+    if (msg_insert(p, c->name, p->user, seq, lamport, now_ms, now_ms, text, len, state,
+                   client_id) != 1
         || vec_put(p, c, p->user, contig == max ? seq : contig, seq) < 0
-        || own_fill(m, c->name, p->user, seq, lamport, now_ms, text, len) < 0
+        || own_fill(m, c->name, p->user, seq, lamport, now_ms, text, len, state) < 0
         || db_run(q(p, PQ_OWN_END)) < 0) {
         p->lamport--;
         db_run(q(p, PQ_OWN_UNDO));
@@ -672,6 +675,14 @@ long peer_store_advance(struct peer *p, const char *channel, int64_t from, int64
     if (pass_write(p) < 0 || db_bind(upd, "ttiit", channel, p->user, from, to, state) < 0)
         return -1;
     return db_run(upd) < 0 ? -1 : n;
+}
+
+int peer_store_unsent(struct peer *p, const char *channel, int64_t seq)
+{
+    db_stmt *s = q(p, PQ_MSG_UNSENT);
+    if (pass_write(p) < 0 || db_bind(s, "tti", channel, p->user, seq) < 0)
+        return -1;
+    return db_run(s) < 0 ? -1 : 0;
 }
 
 int peer_store_pending(struct peer *p, const char *channel, int64_t *from, int64_t *to)
