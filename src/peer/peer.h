@@ -59,7 +59,7 @@
 #define PEER_CLIENT_ID_MAX     64
 
 /* Timeouts of the link states and the keep-alive (ms). */
-#define PEER_LIVE_TICK_MS      5000     /* keep-alive check of a live link */
+#define PEER_LIVE_TICK_MS      5000     /* keep-alive check of the live links */
 #define PEER_HANDSHAKE_MS      10000    /* hello, welcome, each verification */
 #define PEER_CONNECT_MS        5000
 #define PEER_PING_MS           15000    /* silence before a ping */
@@ -147,7 +147,7 @@ struct peer_link {
     socklen_t          addrlen;
     char               remote[NET_ADDR_MAX + 8];      /* "ip:port", for logs */
     buf                in, out;
-    ev_timer           timer;           /* the state's timeout, keep-alive when live */
+    ev_timer           timer;           /* the state's timeout (live: p->links_tick) */
     ev_timer           ack;             /* batched receipts */
     ev_timer           more;            /* frames left for the next pass */
     uint64_t           last_rx_ms, last_ping_ms, last_sync_ms;
@@ -520,6 +520,7 @@ struct peer {
     struct peer_link *links;
     size_t           nlinks, handshakes;
     bool             flush_armed;                /* links_flush() deferred this pass */
+    ev_timer         links_tick;                 /* keep-alive of every live link */
     /* contacts and conversations, sorted by name */
     struct peer_contact **contacts;
     size_t           ncontacts, cap_contacts;

@@ -218,8 +218,8 @@ static enum peer_link_event link_enter(struct peer_link *l, enum peer_link_state
     l->state = s;
     ev_timer_stop(l->p->loop, &l->timer);
     unsigned ms = peer_link_timeout(s);
-    if (ms)
-        ev_timer_start(l->p->loop, &l->timer, ms, s == LINK_LIVE ? ms : 0);
+    if (ms && s != LINK_LIVE)    /* live links share the peer's tick (links_tick) */
+        ev_timer_start(l->p->loop, &l->timer, ms, 0);
     switch (s) {
     case LINK_TICKET:     return ask_ticket(l);
     case LINK_CONNECTING: return enter_connecting(l);
@@ -561,14 +561,21 @@ static void link_keepalive(struct peer_link *l)
         peer_sync_start(l);
 }
 
+/* Every PEER_LIVE_TICK_MS, one pass checks every live link (a timer per
+ * link would wake the peer N times as often, each time for one link). */
+static void links_tick(ev_loop *loop, ev_timer *t, void *arg)
+{
+    struct peer *p = arg;
+    (void)loop; (void)t;
+    for (struct peer_link *l = p->links; l; l = l->next)
+        if (l->state == LINK_LIVE)
+            link_keepalive(l);
+}
+
 static void link_timer_cb(ev_loop *loop, ev_timer *t, void *arg)
 {
     struct peer_link *l = arg;
     (void)loop; (void)t;
-    if (l->state == LINK_LIVE) {
-        link_keepalive(l);
-        return;
-    }
     if (!l->close_code) {
         l->close_code = "timeout";
         snprintf(l->close_detail, sizeof(l->close_detail), "no progress in state %s",
@@ -649,11 +656,14 @@ int peer_link_listen(struct peer *p, const char *ip, int port)
         log_warn("P2P listener");
         return -1;
     }
+    ev_timer_init(&p->links_tick, links_tick, p);
+    ev_timer_start(p->loop, &p->links_tick, PEER_LIVE_TICK_MS, PEER_LIVE_TICK_MS);
     return 0;
 }
 
 void peer_link_unlisten(struct peer *p)
 {
+    ev_timer_stop(p->loop, &p->links_tick);
     if (p->p2p_fd >= 0) {
         ev_io_del(p->loop, p->p2p_fd);
         close(p->p2p_fd);

@@ -254,9 +254,12 @@ class Bench:
     # --- phases -----------------------------------------------------------
 
     def latency(self):
-        """p50, p99 in ms over every (message, receiver) of PACED sends."""
+        """p50, p99 in ms over every (message, receiver) of PACED sends,
+        their count, and the receivers' CPU per message (us, mean)."""
         c = self.conn()
         acked = {}
+        pids = [p.srv.pid for p in self.peers[1:]]
+        cpu0 = [cpu_ticks(pid) for pid in pids]
         prof = self.profile('latency')
         with self.mux.lock:
             self.mux.arrived.clear()
@@ -274,12 +277,14 @@ class Bench:
         self.sent += PACED
         if not wait_until(self.all_pushed, WAIT_S, 0.05):
             raise RuntimeError('latency round: not every message was pushed')
+        cpu = statistics.mean(cpu_ticks(pid) - c0 for pid, c0 in zip(pids, cpu0))
         with self.mux.lock:
             self.mux.stamp = False
             arrived = dict(self.mux.arrived)
-        lat = [max(0.0, t - acked[mid]) * 1000 for (mid, _), t in arrived.items()
-               if mid in acked]
-        return pctl(lat, 0.5), pctl(lat, 0.99), len(lat)
+        author = self.author().user
+        lat = [max(0.0, t - acked[mid]) * 1000 for (mid, who), t in arrived.items()
+               if mid in acked and who != author]
+        return pctl(lat, 0.5), pctl(lat, 0.99), len(lat), cpu * 1e6 / HZ / PACED
 
     def throughput(self):
         """messages/s, author CPU us/msg, receivers' CPU us/msg (each)."""
@@ -377,9 +382,9 @@ def run(n, stack, users):
         for r in range(ROUNDS):
             lat.append(b.latency())
             thr.append(b.throughput())
-            say('N=%d round %d: p50 %.2f ms, p99 %.2f ms (%d deliveries); %.0f msgs/s, '
-                'CPU us/msg author %.0f, receiver %.0f'
-                % (n, r + 1, lat[-1][0], lat[-1][1], lat[-1][2], *thr[-1]))
+            say('N=%d round %d: p50 %.2f ms, p99 %.2f ms (%d deliveries, receiver CPU '
+                '%.0f us/msg at %g/s); %.0f msgs/s, CPU us/msg author %.0f, receiver %.0f'
+                % (n, r + 1, *lat[-1], RATE, *thr[-1]))
         rss = b.rss()
         cu = []
         for r in range(CATCHUP_ROUNDS):
