@@ -68,7 +68,8 @@
 #define PEER_RESYNC_MS         30000    /* have vectors again on a live link */
 #define PEER_BACKOFF_MIN_MS    500
 #define PEER_BACKOFF_MAX_MS    30000
-#define PEER_ACK_DELAY_MS      20       /* receipts (have) are batched this long */
+#define PEER_ACK_DELAY_MS      20       /* receipts (have) are batched this long ... */
+#define PEER_ACK_MEMBERS       10       /* ... per this many other members (at least once) */
 #define PEER_REFRESH_MS        15000    /* lists and memberships from the tracker */
 #define PEER_MEMBERS_MIN_MS    250      /* a channel's members asked for on demand */
 #define PEER_STOP_MS           2000     /* clean exit: the tracker's "stopped" */

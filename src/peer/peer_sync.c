@@ -12,7 +12,7 @@
  * a conversation one side did not know (a first direct message); what a
  * side already sent on the link is not sent again for a reply.  A msg
  * whose seq leaves a gap asks for the gap with want.  Receipts are reply
- * haves, batched for PEER_ACK_DELAY_MS.
+ * haves, batched for PEER_ACK_DELAY_MS per PEER_ACK_MEMBERS members.
  */
 #include "config.h"
 
@@ -243,12 +243,17 @@ static bool msg_acceptable(struct peer_link *l, struct peer_chan *c, const struc
         && peer_chan_member(c, m->origin);
 }
 
-/* Receipts: the channels of l to send a have for after the batch. */
-static void ack_later(struct peer_link *l, const char *channel)
+/* Receipts: the channels of l to send a have for after a delay of
+ * PEER_ACK_DELAY_MS per PEER_ACK_MEMBERS other members of c (at least
+ * one): the author of a message to N members reads N receipts, so in a
+ * large conversation each covers more messages. */
+static void ack_later(struct peer_link *l, const struct peer_chan *c)
 {
-    if (name_add(&l->acks, &l->nacks, &l->cap_acks, channel) == 0
+    size_t steps = peer_chan_others(c) / PEER_ACK_MEMBERS;
+    if (name_add(&l->acks, &l->nacks, &l->cap_acks, c->name) == 0
         && !ev_timer_active(&l->ack))
-        ev_timer_start(l->p->loop, &l->ack, PEER_ACK_DELAY_MS, 0);
+        ev_timer_start(l->p->loop, &l->ack,
+                       PEER_ACK_DELAY_MS * (unsigned)(steps ? steps : 1), 0);
 }
 
 void peer_sync_ack_cb(ev_loop *loop, ev_timer *t, void *arg)
@@ -312,7 +317,7 @@ static void on_msg(struct peer_link *l, const struct pf_msg *m)
     pm.text_len = m->text_len;
     peer_event_message(p, &pm);
     struct peer_link *author = peer_link_live(p, m->origin);
-    ack_later(author ? author : l, m->channel);
+    ack_later(author ? author : l, c);
     if (gap)
         want_gap(l, m, gap);
 }
