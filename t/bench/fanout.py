@@ -164,9 +164,10 @@ class Bench:
 
     def wrap(self, i):
         """BENCH_CALLGRIND=DIR: the author (i 0) and one receiver (i 1) run
-        under callgrind; what they do during the first throughput round is
-        dumped into DIR/author-N.out.1 and DIR/receiver-N.out.1
-        (callgrind_annotate; Ir / BENCH_BURST is per message)."""
+        under callgrind; what they do during the first round of
+        BENCH_PROFILE (throughput or latency) is dumped into
+        DIR/author-N.out.1 and DIR/receiver-N.out.1 (callgrind_annotate;
+        divide Ir by the messages of that round)."""
         d = os.environ.get('BENCH_CALLGRIND')
         if not d or i > 1:
             return ()
@@ -174,8 +175,9 @@ class Bench:
         out = os.path.join(d, '%s-%d.out' % (('author', 'receiver')[i], self.n))
         return ('valgrind', '--tool=callgrind', '--callgrind-out-file=' + out)
 
-    def count(self, on):
-        if os.environ.get('BENCH_CALLGRIND') and not self.counted:
+    def count(self, on, phase):
+        if (os.environ.get('BENCH_CALLGRIND') and not self.counted
+                and os.environ.get('BENCH_PROFILE', 'throughput') == phase):
             for p in self.peers[:2]:
                 subprocess.run(['callgrind_control', '-z' if on else '-d', str(p.srv.pid)],
                                stdout=subprocess.DEVNULL)
@@ -261,6 +263,7 @@ class Bench:
         pids = [p.srv.pid for p in self.peers[1:]]
         cpu0 = [cpu_ticks(pid) for pid in pids]
         prof = self.profile('latency')
+        self.count(True, 'latency')
         with self.mux.lock:
             self.mux.arrived.clear()
             self.mux.stamp = True
@@ -274,6 +277,7 @@ class Bench:
                 time.sleep(pause)      # pacing the load, not waiting for it
         c.close()
         self.profile_end(prof)
+        self.count(False, 'latency')
         self.sent += PACED
         if not wait_until(self.all_pushed, WAIT_S, 0.05):
             raise RuntimeError('latency round: not every message was pushed')
@@ -291,7 +295,7 @@ class Bench:
         pids = [p.srv.pid for p in self.peers]
         cpu0 = [cpu_ticks(pid) for pid in pids]
         prof = self.profile('throughput')
-        self.count(True)
+        self.count(True, 'throughput')
         t0 = time.monotonic()
         self.burst(BURST)
         t_sent = time.monotonic() - t0
@@ -299,7 +303,7 @@ class Bench:
             raise RuntimeError('throughput round: not every message was pushed')
         dt = time.monotonic() - t0
         self.profile_end(prof)
-        self.count(False)
+        self.count(False, 'throughput')
         cpu = [cpu_ticks(pid) - c for pid, c in zip(pids, cpu0)]
         us = 1e6 / HZ / BURST
         say('N=%d: %d sends answered in %.2f s, all pushed after %.2f s'
