@@ -512,6 +512,8 @@ struct peer {
     bool             registered;
     unsigned         refreshing;                 /* list calls in flight */
     uint64_t         list_gen;                   /* peer lists taken so far */
+    uint64_t         online_gen;                 /* list_gen when we came online */
+    bool             newcomer;                   /* until a whole refresh since: dial at once */
     bool             refresh_again;              /* asked for while one ran */
     uint64_t         last_refresh_ms;
     void           (*stop_done)(struct peer *p);

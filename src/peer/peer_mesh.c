@@ -7,7 +7,8 @@
  * Whom to link with: every online user that shares a followed
  * conversation with us (a channel both are members of, or a direct
  * conversation).  Crossing dials are made rare by letting the user with
- * the smaller name dial first (the other waits PEER_DIAL_DEFER_MS) and are
+ * the smaller name dial first (the other waits PEER_DIAL_DEFER_MS, unless
+ * it just came online and the others do not know it is back) and are
  * resolved, when they happen, by keeping the link dialed by the smaller
  * name: both sides apply the same rule to the same two links.
  */
@@ -267,8 +268,10 @@ void peer_mesh_connect(struct peer *p)
         struct peer_contact *c = p->contacts[i];
         if (c->link || ev_timer_active(&c->retry) || !contact_wanted(p, c))
             continue;
-        /* the smaller name dials first; we follow only if it does not */
-        if (strcmp(c->user, p->user) < 0)
+        /* the smaller name dials first; we follow only if it does not.  A
+         * peer that just came online dials everyone at once: nobody
+         * knows yet that it is back. */
+        if (strcmp(c->user, p->user) < 0 && !p->newcomer)
             ev_timer_start(p->loop, &c->retry, jitter(PEER_DIAL_DEFER_MS), 0);
         else
             contact_dial(p, c);
