@@ -59,7 +59,7 @@
 #define PEER_CLIENT_ID_MAX     64
 
 /* Timeouts of the link states and the keep-alive (ms). */
-#define PEER_LIVE_TICK_MS      5000     /* keep-alive check of a live link */
+#define PEER_LIVE_TICK_MS      5000     /* keep-alive check of the live links */
 #define PEER_HANDSHAKE_MS      10000    /* hello, welcome, each verification */
 #define PEER_CONNECT_MS        5000
 #define PEER_PING_MS           15000    /* silence before a ping */
@@ -68,7 +68,8 @@
 #define PEER_RESYNC_MS         30000    /* have vectors again on a live link */
 #define PEER_BACKOFF_MIN_MS    500
 #define PEER_BACKOFF_MAX_MS    30000
-#define PEER_ACK_DELAY_MS      20       /* receipts (have) are batched this long */
+#define PEER_ACK_DELAY_MS      20       /* receipts (have) are batched this long ... */
+#define PEER_ACK_MEMBERS       10       /* ... per this many other members (at least once) */
 #define PEER_REFRESH_MS        15000    /* lists and memberships from the tracker */
 #define PEER_MEMBERS_MIN_MS    250      /* a channel's members asked for on demand */
 #define PEER_STOP_MS           2000     /* clean exit: the tracker's "stopped" */
@@ -147,7 +148,7 @@ struct peer_link {
     socklen_t          addrlen;
     char               remote[NET_ADDR_MAX + 8];      /* "ip:port", for logs */
     buf                in, out;
-    ev_timer           timer;           /* the state's timeout, keep-alive when live */
+    ev_timer           timer;           /* the state's timeout (live: p->links_tick) */
     ev_timer           ack;             /* batched receipts */
     ev_timer           more;            /* frames left for the next pass */
     uint64_t           last_rx_ms, last_ping_ms, last_sync_ms;
@@ -168,6 +169,7 @@ struct peer_link {
     char               want_origin[DB_MAX_NAME + 1];
     int64_t            want_to;
     uint64_t           msgs_in, msgs_out;
+    bool               dirty;           /* frames queued this pass: written at its end */
 };
 
 /* Dials user at addr after the tracker introduced it (ticket in hand or
@@ -182,7 +184,8 @@ void peer_link_event(struct peer_link *l, enum peer_link_event e);
 /* Closes with an error frame (code, detail) or, code NULL, with bye. */
 void peer_link_close(struct peer_link *l, const char *code, const char *detail);
 /* Queues one whole frame already written into l->out by a peer_frame_put_*
- * call: arms writing.  The put itself failing with ENOBUFS means the link
+ * call: it is written at the end of the loop pass, with every other frame
+ * the pass queued on l.  The put itself failing with ENOBUFS means the link
  * is over PEER_OUT_CAP: the caller closes it or waits (see peer_sync.c). */
 void peer_link_flush(struct peer_link *l);
 bool peer_link_congested(const struct peer_link *l);
@@ -211,6 +214,8 @@ struct peer_chan {
     bool    loaded;                     /* the member list came from the tracker */
     bool    listed;                     /* named by the last channel list */
     uint64_t asked_ms;                  /* members last asked for on demand */
+    struct peer_vec vec;                /* what we hold of it (the store's vectors) */
+    int64_t notify_from, notify_to;     /* own seqs whose delivery count moved this pass */
 };
 
 /* A user known from the tracker's lists. */
@@ -229,8 +234,9 @@ struct peer_contact {
 
 /* The channel (or dm:A:B) followed by that name, or NULL. */
 struct peer_chan *peer_chan_find(struct peer *p, const char *name);
-/* Finds or adds a followed conversation (for a dm: with its other user).
- * NULL with errno (ENOSPC at PEER_MAX_CHANNELS). */
+/* Finds or adds a followed conversation (for a dm: with its other user),
+ * its vector read from the store.  NULL with errno (ENOSPC at
+ * PEER_MAX_CHANNELS). */
 struct peer_chan *peer_chan_get(struct peer *p, const char *name);
 void peer_chan_drop(struct peer *p, const char *name);
 /* user's entry in c, or NULL (a dm's two users are always its members). */
@@ -259,6 +265,9 @@ void peer_mesh_link_up(struct peer_link *l);
 /* A link is gone: schedules the reconnect with backoff and jitter. */
 void peer_mesh_link_down(struct peer_link *l);
 void peer_mesh_free(struct peer *p);
+/* Reads every followed conversation's vector from the store again (after
+ * a rollback undid what memory already counted). */
+void peer_mesh_reload_vectors(struct peer *p);
 
 /* ---- the sync (peer_sync.c) ---- */
 
@@ -281,9 +290,6 @@ void peer_sync_ack_cb(ev_loop *loop, ev_timer *t, void *arg);
 /* True when l has a queued range of origin's messages in channel (a live
  * message then joins the queue, to keep the order). */
 bool peer_sync_queued(const struct peer_link *l, const char *channel, const char *origin);
-/* Before and after a read pass: received messages share one transaction. */
-void peer_sync_batch_begin(struct peer *p);
-void peer_sync_batch_end(struct peer *p);
 /* Every live link of c's members gets our have of c (after a join or a
  * membership change). */
 void peer_sync_announce(struct peer *p, struct peer_chan *c);
@@ -312,6 +318,8 @@ int peer_chat_send(struct peer *p, struct peer_chan *c, const char *text, size_t
  * states and events. */
 void peer_chat_delivered(struct peer *p, struct peer_chan *c, const char *member,
                          int64_t seq);
+/* k of "delivered to k of N": the other members known to hold our seq. */
+size_t peer_chat_delivered_to(struct peer *p, const struct peer_chan *c, int64_t seq);
 /* Our messages of c (or every conversation when c is NULL) not yet on any
  * link go out on the links that are live now. */
 void peer_chat_mark_sent(struct peer *p, const char *channel, int64_t from, int64_t to);
@@ -346,14 +354,20 @@ int64_t peer_store_unread(struct peer *p, const char *channel);
 typedef int (*peer_conv_cb)(const char *channel, const char *kind, const char *access,
                             const char *peer, int64_t unread, int64_t last_ms, void *arg);
 int peer_store_conv_list(struct peer *p, peer_conv_cb cb, void *arg);
-/* Own message: allocates the seq and the Lamport time, stores it pending.
- * 1 stored, 0 client_id already used (*m is that message), -1. */
-int peer_store_own(struct peer *p, const char *channel, const char *text, size_t len,
-                   const char *client_id, int64_t now_ms, struct peer_msg *m);
-/* Received message: 1 stored (new), 0 already held, -1.  *gap_from is
- * set to the first missing seq below it (0: none). */
-int peer_store_received(struct peer *p, const struct pf_msg *m, int64_t now_ms,
-                        int64_t *gap_from);
+/* Own message in c: allocates the seq and the Lamport time, stores it in
+ * state ("pending", or "sent" when it is about to be written on a live
+ * link) in a savepoint of the pass transaction, which is committed on
+ * return.  1 stored, 0 client_id already used (*m is that message), -1. */
+int peer_store_own(struct peer *p, struct peer_chan *c, const char *text, size_t len,
+                   const char *client_id, const char *state, int64_t now_ms,
+                   struct peer_msg *m);
+/* An own message stored as sent that no link took after all: pending. */
+int peer_store_unsent(struct peer *p, const char *channel, int64_t seq);
+/* Received message of c, in the pass transaction: 1 stored (new), 0
+ * already held, -1.  *gap_from is set to the first missing seq below it
+ * (0: none).  c->vec follows. */
+int peer_store_received(struct peer *p, struct peer_chan *c, const struct pf_msg *m,
+                        int64_t now_ms, int64_t *gap_from);
 /* One message by identity: 1 found, 0 not, -1. */
 int peer_store_get(struct peer *p, const char *channel, const char *origin, int64_t seq,
                    struct peer_msg *m);
@@ -368,14 +382,16 @@ long peer_store_range(struct peer *p, const char *channel, const char *origin,
 long peer_store_page(struct peer *p, const char *channel, int64_t before_lamport,
                      const char *before_origin, long limit, bool *more,
                      peer_msg_cb cb, void *arg);
-/* Our vector of channel (every origin). */
+/* Our vector of channel (every origin), as stored (peer_chan.vec is the
+ * copy in memory). */
 int peer_store_vector(struct peer *p, const char *channel, struct peer_vec *v);
 /* Moves our messages from..to in channel that are in an earlier state
- * ('pending' < 'sent' < 'delivered') to state, calling cb(seq) for each
- * first; returns how many moved, or -1. */
+ * ('pending' < 'sent' < 'delivered') to state (in the pass transaction),
+ * calling cb(seq) for each first; returns how many moved, or -1. */
 long peer_store_advance(struct peer *p, const char *channel, int64_t from, int64_t to,
                         const char *state, void (*cb)(int64_t seq, void *arg), void *arg);
-/* member_have: records what member holds of our messages; loads them. */
+/* member_have: records what member holds of our messages (in the pass
+ * transaction); loads them. */
 int peer_store_member_have(struct peer *p, const char *channel, const char *member,
                            int64_t seq);
 int peer_store_member_load(struct peer *p, struct peer_chan *c);
@@ -384,9 +400,12 @@ int peer_store_member_load(struct peer *p, struct peer_chan *c);
 int peer_store_pending(struct peer *p, const char *channel, int64_t *from, int64_t *to);
 /* The highest Lamport time stored (the clock after a restart). */
 int64_t peer_store_lamport(struct peer *p);
-int peer_store_begin(struct peer *p);
-int peer_store_commit(struct peer *p);
-void peer_store_rollback(struct peer *p);
+/* The pass transaction: the writes of received messages, receipts and
+ * delivery states in one loop pass share one transaction, committed at
+ * the end of the pass.  settle commits it now: before anything tells
+ * another peer or the user what we hold (a have, a 201).  0, or -1 (rolled
+ * back, logged). */
+int peer_store_settle(struct peer *p);
 
 /* ---- the tracker client (peer_tracker.c) ---- */
 
@@ -450,6 +469,8 @@ int peer_events_init(struct peer *p);
 void peer_events_free(struct peer *p);
 /* GET /events: the WebSocket upgrade (session already checked). */
 void peer_events_upgrade(struct peer *p, http_txn *t);
+/* Whether a tab listens (events are worth building). */
+bool peer_events_listening(const struct peer *p);
 void peer_event_message(struct peer *p, const struct peer_msg *m);
 void peer_event_delivery(struct peer *p, const char *channel, int64_t seq,
                          const char *state, size_t delivered, size_t members);
@@ -491,6 +512,8 @@ struct peer {
     bool             registered;
     unsigned         refreshing;                 /* list calls in flight */
     uint64_t         list_gen;                   /* peer lists taken so far */
+    uint64_t         online_gen;                 /* list_gen when we came online */
+    bool             newcomer;                   /* until a whole refresh since: dial at once */
     bool             refresh_again;              /* asked for while one ran */
     uint64_t         last_refresh_ms;
     void           (*stop_done)(struct peer *p);
@@ -499,16 +522,19 @@ struct peer {
     int              p2p_port;                   /* bound (after port 0) */
     struct peer_link *links;
     size_t           nlinks, handshakes;
+    bool             flush_armed;                /* links_flush() deferred this pass */
+    ev_timer         links_tick;                 /* keep-alive of every live link */
     /* contacts and conversations, sorted by name */
     struct peer_contact **contacts;
     size_t           ncontacts, cap_contacts;
     struct peer_chan **chans;
     size_t           nchans, cap_chans;
-    /* sync */
-    bool             in_batch;                   /* a read pass of a live link */
-    bool             batch_open;                 /* its transaction is open */
+    /* the store's pass transaction (peer_store_settle) */
+    bool             pass_txn;                   /* open */
+    bool             pass_armed;                 /* its commit is deferred to the pass end */
     /* events, and /connect-peer requests waiting for their link */
     ws_set          *events;
+    bool             notify_armed;               /* delivery events deferred to the pass end */
     struct peer_wait *waits;
     /* statements (peer_store.c) */
     struct peer_stmts *q;

@@ -27,6 +27,11 @@ void peer_events_free(struct peer *p)
     p->events = NULL;
 }
 
+bool peer_events_listening(const struct peer *p)
+{
+    return p->events && ws_set_size(p->events) > 0;
+}
+
 static void on_open(ws_conn *c, void *arg)
 {
     struct peer *p = arg;

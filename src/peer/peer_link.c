@@ -218,8 +218,8 @@ static enum peer_link_event link_enter(struct peer_link *l, enum peer_link_state
     l->state = s;
     ev_timer_stop(l->p->loop, &l->timer);
     unsigned ms = peer_link_timeout(s);
-    if (ms)
-        ev_timer_start(l->p->loop, &l->timer, ms, s == LINK_LIVE ? ms : 0);
+    if (ms && s != LINK_LIVE)    /* live links share the peer's tick (links_tick) */
+        ev_timer_start(l->p->loop, &l->timer, ms, 0);
     switch (s) {
     case LINK_TICKET:     return ask_ticket(l);
     case LINK_CONNECTING: return enter_connecting(l);
@@ -404,9 +404,6 @@ static void link_frames(struct peer_link *l)
 {
     struct peer *p = l->p;
     int budget = PEER_FRAMES_PER_PASS;
-    bool batch = l->state == LINK_LIVE;
-    if (batch)
-        peer_sync_batch_begin(p);
     while (budget > 0 && (l->state == LINK_AWAIT_HELLO || l->state == LINK_HELLO_SENT
                           || l->state == LINK_LIVE)) {
         struct peer_frame f;
@@ -424,8 +421,6 @@ static void link_frames(struct peer_link *l)
         buf_consume(&l->in, (size_t)n);
         budget--;
     }
-    if (batch)
-        peer_sync_batch_end(p);
     if (budget == 0 && buf_len(&l->in) > 0 && l->state == LINK_LIVE)
         ev_timer_start(p->loop, &l->more, 0, 0);
 }
@@ -503,16 +498,41 @@ static void link_io(ev_loop *loop, int fd, int events, void *arg)
         link_update(l);
 }
 
+/* The end of a loop pass: every link with new frames writes them, in one
+ * write each however many frames the pass queued (a broadcast to N links
+ * costs N writes per pass, not per message).  What does not fit waits for
+ * writability; an error shows on the next read (hang-up is reported
+ * readable).  Walks p->links: a link closed during the pass is still on
+ * the list (freed by a later deferred call) and is skipped. */
+static void links_flush(ev_loop *loop, void *arg)
+{
+    struct peer *p = arg;
+    (void)loop;
+    p->flush_armed = false;
+    for (struct peer_link *l = p->links; l; l = l->next) {
+        if (!l->dirty)
+            continue;
+        l->dirty = false;
+        if (l->fd < 0 || l->state == LINK_CLOSED || l->state == LINK_CONNECTING)
+            continue;
+        if (buf_write_fd(&l->out, l->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            buf_reset(&l->out);
+        link_update(l);
+    }
+}
+
 void peer_link_flush(struct peer_link *l)
 {
+    struct peer *p = l->p;
     if (l->fd < 0 || l->state == LINK_CLOSED || l->state == LINK_CONNECTING)
         return;
-    /* One write now saves a poll pass on the latency of a live message;
-     * what does not fit waits for writability.  An error shows on the
-     * next read (hang-up is reported readable). */
-    if (buf_write_fd(&l->out, l->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-        buf_reset(&l->out);
-    link_update(l);
+    /* Written at the end of this pass, not now: the frames a pass queues
+     * on a link go out together, and no poll pass is lost either. */
+    l->dirty = true;
+    if (!p->flush_armed && ev_defer(p->loop, links_flush, p) == 0)
+        p->flush_armed = true;
+    if (!p->flush_armed)
+        link_update(l);   /* no deferred call: writability will do */
 }
 
 bool peer_link_congested(const struct peer_link *l)
@@ -541,14 +561,21 @@ static void link_keepalive(struct peer_link *l)
         peer_sync_start(l);
 }
 
+/* Every PEER_LIVE_TICK_MS, one pass checks every live link (a timer per
+ * link would wake the peer N times as often, each time for one link). */
+static void links_tick(ev_loop *loop, ev_timer *t, void *arg)
+{
+    struct peer *p = arg;
+    (void)loop; (void)t;
+    for (struct peer_link *l = p->links; l; l = l->next)
+        if (l->state == LINK_LIVE)
+            link_keepalive(l);
+}
+
 static void link_timer_cb(ev_loop *loop, ev_timer *t, void *arg)
 {
     struct peer_link *l = arg;
     (void)loop; (void)t;
-    if (l->state == LINK_LIVE) {
-        link_keepalive(l);
-        return;
-    }
     if (!l->close_code) {
         l->close_code = "timeout";
         snprintf(l->close_detail, sizeof(l->close_detail), "no progress in state %s",
@@ -590,6 +617,9 @@ static void link_accept_one(struct peer *p, int fd, const struct sockaddr_storag
         close(fd);
         return;
     }
+    /* as on the dialer's side (net_connect): a frame goes out when it is
+     * written, not when the other side's delayed ACK comes back */
+    net_set_nodelay(fd);
     snprintf(l->remote, sizeof(l->remote), "%s:%d", ip, port);
     l->handshake = true;
     p->handshakes++;
@@ -626,11 +656,14 @@ int peer_link_listen(struct peer *p, const char *ip, int port)
         log_warn("P2P listener");
         return -1;
     }
+    ev_timer_init(&p->links_tick, links_tick, p);
+    ev_timer_start(p->loop, &p->links_tick, PEER_LIVE_TICK_MS, PEER_LIVE_TICK_MS);
     return 0;
 }
 
 void peer_link_unlisten(struct peer *p)
 {
+    ev_timer_stop(p->loop, &p->links_tick);
     if (p->p2p_fd >= 0) {
         ev_io_del(p->loop, p->p2p_fd);
         close(p->p2p_fd);

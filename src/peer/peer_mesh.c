@@ -7,7 +7,8 @@
  * Whom to link with: every online user that shares a followed
  * conversation with us (a channel both are members of, or a direct
  * conversation).  Crossing dials are made rare by letting the user with
- * the smaller name dial first (the other waits PEER_DIAL_DEFER_MS) and are
+ * the smaller name dial first (the other waits PEER_DIAL_DEFER_MS, unless
+ * it just came online and the others do not know it is back) and are
  * resolved, when they happen, by keeping the link dialed by the smaller
  * name: both sides apply the same rule to the same two links.
  */
@@ -94,6 +95,20 @@ static int chan_dm_members(struct peer *p, struct peer_chan *c)
     return peer_store_member_load(p, c);
 }
 
+static void chan_free(struct peer_chan *c)
+{
+    peer_vec_free(&c->vec);
+    free(c->m);
+    free(c);
+}
+
+void peer_mesh_reload_vectors(struct peer *p)
+{
+    for (size_t i = 0; i < p->nchans; i++)
+        if (peer_store_vector(p, p->chans[i]->name, &p->chans[i]->vec) < 0)
+            log_warnx("vector of %s: %s", p->chans[i]->name, db_errmsg(p->db));
+}
+
 struct peer_chan *peer_chan_get(struct peer *p, const char *name)
 {
     int found;
@@ -107,11 +122,10 @@ struct peer_chan *peer_chan_get(struct peer *p, const char *name)
         return NULL;
     snprintf(c->name, sizeof(c->name), "%s", name);
     c->dm = peer_dm_other(name, p->user, c->other);
-    if ((c->dm && chan_dm_members(p, c) < 0)
+    if ((c->dm && chan_dm_members(p, c) < 0) || peer_store_vector(p, name, &c->vec) < 0
         || name_insert((void ***)&p->chans, &p->nchans, &p->cap_chans, PEER_MAX_CHANNELS,
                        i, c) < 0) {
-        free(c->m);
-        free(c);
+        chan_free(c);
         return NULL;
     }
     return c;
@@ -123,8 +137,7 @@ void peer_chan_drop(struct peer *p, const char *name)
     size_t i = name_search((void *const *)p->chans, p->nchans, name, &found);
     if (!found)
         return;
-    free(p->chans[i]->m);
-    free(p->chans[i]);
+    chan_free(p->chans[i]);
     memmove(p->chans + i, p->chans + i + 1, (p->nchans - i - 1) * sizeof(*p->chans));
     p->nchans--;
 }
@@ -255,8 +268,10 @@ void peer_mesh_connect(struct peer *p)
         struct peer_contact *c = p->contacts[i];
         if (c->link || ev_timer_active(&c->retry) || !contact_wanted(p, c))
             continue;
-        /* the smaller name dials first; we follow only if it does not */
-        if (strcmp(c->user, p->user) < 0)
+        /* the smaller name dials first; we follow only if it does not.  A
+         * peer that just came online dials everyone at once: nobody
+         * knows yet that it is back. */
+        if (strcmp(c->user, p->user) < 0 && !p->newcomer)
             ev_timer_start(p->loop, &c->retry, jitter(PEER_DIAL_DEFER_MS), 0);
         else
             contact_dial(p, c);
@@ -372,10 +387,8 @@ void peer_mesh_free(struct peer *p)
     free(p->contacts);
     p->contacts = NULL;
     p->ncontacts = p->cap_contacts = 0;
-    for (size_t i = 0; i < p->nchans; i++) {
-        free(p->chans[i]->m);
-        free(p->chans[i]);
-    }
+    for (size_t i = 0; i < p->nchans; i++)
+        chan_free(p->chans[i]);
     free(p->chans);
     p->chans = NULL;
     p->nchans = p->cap_chans = 0;

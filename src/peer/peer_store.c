@@ -5,6 +5,14 @@
  * store's handle (db_prepare) and finalised by db_close().  Functions
  * return 0 / -1 with db_errcode/db_errmsg(p->db) unless peer.h says
  * otherwise.
+ *
+ * Transactions: what arrives (messages, receipts, delivery states) joins
+ * the pass transaction, opened by the first such write of a loop pass and
+ * committed at its end, or earlier by peer_store_settle() before we tell
+ * anyone what we hold: one commit per pass however many links spoke.  An
+ * own message is a savepoint in it, committed before its 201.  Each followed
+ * conversation keeps its vector in memory (peer_chan.vec), written through
+ * to `vectors` with every message and read again after a rollback.
  */
 #include "config.h"
 
@@ -13,6 +21,7 @@
 #include <string.h>
 
 #include "peer.h"
+#include "weaprous/log.h"
 #include "weaprous/sha256.h"
 
 extern const char *const db_sql_peer_scripts[];
@@ -36,10 +45,11 @@ enum peer_q {
     PQ_IDENTITY, PQ_IDENTITY_PUT, PQ_TOKEN_CLEAR,
     PQ_SESS_ADD, PQ_SESS_CHECK, PQ_SESS_DEL, PQ_SESS_DEL_ALL, PQ_SESS_PURGE,
     PQ_CONV_PUT, PQ_CONV_LEFT, PQ_CONV_READ, PQ_CONV_LIST, PQ_CONV_EXISTS, PQ_UNREAD,
-    PQ_VEC_GET, PQ_VEC_PUT, PQ_VEC_ALL, PQ_GAP_END,
+    PQ_VEC_PUT, PQ_VEC_ALL, PQ_GAP_END,
     PQ_MSG_BY_CLIENT, PQ_MSG_INSERT, PQ_MSG_GET, PQ_MSG_RANGE, PQ_MSG_PAGE, PQ_MSG_OLDER,
-    PQ_MSG_STATE, PQ_MSG_BEHIND, PQ_PENDING,
-    PQ_HAVE_PUT, PQ_HAVE_LOAD, PQ_LAMPORT,
+    PQ_MSG_STATE, PQ_MSG_BEHIND, PQ_MSG_UNSENT, PQ_PENDING,
+    PQ_HAVE_PUT, PQ_HAVE_LOAD, PQ_LAMPORT, PQ_BEGIN, PQ_COMMIT,
+    PQ_OWN_BEGIN, PQ_OWN_END, PQ_OWN_UNDO,
     PQ__COUNT
 };
 
@@ -54,7 +64,7 @@ static const char *const peer_sql[PQ__COUNT] = {
     [PQ_SESS_ADD] =
         "INSERT INTO browser_sessions (token_hash, created_at, expires_at) VALUES (?1, ?2, ?3)",
     [PQ_SESS_CHECK] =
-        "SELECT 1 FROM browser_sessions WHERE token_hash = ?1 AND expires_at > ?2",
+        "SELECT expires_at FROM browser_sessions WHERE token_hash = ?1 AND expires_at > ?2",
     [PQ_SESS_DEL] = "DELETE FROM browser_sessions WHERE token_hash = ?1",
     [PQ_SESS_DEL_ALL] = "DELETE FROM browser_sessions",
     [PQ_SESS_PURGE] = "DELETE FROM browser_sessions WHERE expires_at <= ?1",
@@ -77,8 +87,6 @@ static const char *const peer_sql[PQ__COUNT] = {
         "SELECT count(*) FROM messages m JOIN conversations c ON c.channel = m.channel"
         " WHERE m.channel = ?1 AND m.origin <> ?2"
         " AND (m.lamport, m.origin) > (c.read_lamport, c.read_origin)",
-    [PQ_VEC_GET] =
-        "SELECT contiguous, max_seq FROM vectors WHERE channel = ?1 AND origin = ?2",
     [PQ_VEC_PUT] =
         "INSERT INTO vectors (channel, origin, contiguous, max_seq) VALUES (?1, ?2, ?3, ?4)"
         " ON CONFLICT (channel, origin) DO UPDATE SET contiguous = excluded.contiguous,"
@@ -114,6 +122,8 @@ static const char *const peer_sql[PQ__COUNT] = {
     [PQ_MSG_BEHIND] =
         "SELECT seq FROM messages WHERE channel = ?1 AND origin = ?2"
         " AND seq BETWEEN ?3 AND ?4 AND " STATE_BEHIND " ORDER BY seq",
+    [PQ_MSG_UNSENT] =
+        "UPDATE messages SET state = 'pending' WHERE channel = ?1 AND origin = ?2 AND seq = ?3",
     [PQ_PENDING] =
         "SELECT min(seq), max(seq) FROM messages WHERE channel = ?1 AND origin = ?2"
         " AND state = 'pending'",
@@ -123,10 +133,19 @@ static const char *const peer_sql[PQ__COUNT] = {
         " contiguous = max(contiguous, excluded.contiguous), updated_at = excluded.updated_at",
     [PQ_HAVE_LOAD] = "SELECT member, contiguous FROM member_have WHERE channel = ?1",
     [PQ_LAMPORT] = "SELECT COALESCE(max(lamport), 0) FROM messages",
+    [PQ_BEGIN] = "BEGIN IMMEDIATE",
+    [PQ_COMMIT] = "COMMIT",
+    /* an own message inside the pass transaction: undone alone on failure */
+    [PQ_OWN_BEGIN] = "SAVEPOINT own",
+    [PQ_OWN_END] = "RELEASE own",
+    [PQ_OWN_UNDO] = "ROLLBACK TO own",
 };
 
 struct peer_stmts {
     db_stmt *st[PQ__COUNT];
+    /* the browser session checked last (every API request shows it) */
+    char    sess_token[DB_TOKEN_HEX_LEN + 1];
+    int64_t sess_expires;
 };
 
 static db_stmt *q(struct peer *p, enum peer_q i)
@@ -158,15 +177,63 @@ int peer_store_open(struct peer *p, const char *path)
 
 void peer_store_close(struct peer *p)
 {
+    peer_store_settle(p);
     free(p->q);
     p->q = NULL;
     db_close(p->db);
     p->db = NULL;
 }
 
-int peer_store_begin(struct peer *p) { return db_begin(p->db); }
-int peer_store_commit(struct peer *p) { return db_commit(p->db); }
-void peer_store_rollback(struct peer *p) { db_rollback(p->db); }
+/* ---- transactions ---- */
+
+static int txn_begin(struct peer *p)
+{
+    return db_run(q(p, PQ_BEGIN)) < 0 ? -1 : 0;
+}
+
+/* Commits the open transaction, or rolls it back when that fails: then
+ * the vectors in memory, which ran ahead of it, are read again. */
+static int txn_commit(struct peer *p)
+{
+    if (db_run(q(p, PQ_COMMIT)) >= 0)
+        return 0;
+    db_rollback(p->db);
+    peer_mesh_reload_vectors(p);
+    return -1;
+}
+
+static void pass_end(ev_loop *loop, void *arg)
+{
+    (void)loop;
+    peer_store_settle(arg);
+}
+
+/* The pass transaction: opened by the first write of a loop pass that
+ * goes through pass_write(), committed at the end of the pass (or before,
+ * by peer_store_settle()). */
+static int pass_write(struct peer *p)
+{
+    if (p->pass_txn)
+        return 0;
+    if (txn_begin(p) < 0)
+        return -1;
+    p->pass_txn = true;
+    if (!p->pass_armed && ev_defer(p->loop, pass_end, p) == 0)
+        p->pass_armed = true;
+    return 0;
+}
+
+int peer_store_settle(struct peer *p)
+{
+    p->pass_armed = false;
+    if (!p->pass_txn)
+        return 0;
+    p->pass_txn = false;
+    if (txn_commit(p) == 0)
+        return 0;
+    log_warnx("commit: %s", db_errmsg(p->db));
+    return -1;
+}
 
 int64_t peer_store_lamport(struct peer *p)
 {
@@ -216,6 +283,22 @@ static void token_hash(const char *token, char out[SHA256_HEX_LEN + 1])
     sha256_hex(token, strlen(token), out);
 }
 
+/* Equal strings of n bytes, in a time that does not depend on where they
+ * differ. */
+static bool same_secret(const char *a, const char *b, size_t n)
+{
+    unsigned char d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+static void session_forget(struct peer *p)
+{
+    memset(p->q->sess_token, 0, sizeof(p->q->sess_token));
+    p->q->sess_expires = 0;
+}
+
 int peer_store_session_add(struct peer *p, const char *token, int64_t expires_at)
 {
     char h[SHA256_HEX_LEN + 1];
@@ -231,13 +314,25 @@ int peer_store_session_add(struct peer *p, const char *token, int64_t expires_at
 int peer_store_session_check(struct peer *p, const char *token)
 {
     char h[SHA256_HEX_LEN + 1];
+    size_t n = strlen(token);
+    int64_t now = db_now(p->db);
+    if (n == DB_TOKEN_HEX_LEN && now < p->q->sess_expires
+        && same_secret(token, p->q->sess_token, n))
+        return 1;
     token_hash(token, h);
     db_stmt *s = q(p, PQ_SESS_CHECK);
-    if (db_bind(s, "ti", h, db_now(p->db)) < 0)
+    if (db_bind(s, "ti", h, now) < 0)
         return -1;
     int r = db_row(s);
-    if (r == 1)
+    if (r == 1) {
+        /* remembered for a minute at most: sign-outs here forget it, a
+         * row an operator deletes by hand counts a minute later */
+        if (n == DB_TOKEN_HEX_LEN) {
+            memcpy(p->q->sess_token, token, n + 1);
+            p->q->sess_expires = now + 60 < db_col_int(s, 0) ? now + 60 : db_col_int(s, 0);
+        }
         db_stmt_reset(s);
+    }
     return r;
 }
 
@@ -245,12 +340,14 @@ int peer_store_session_del(struct peer *p, const char *token)
 {
     char h[SHA256_HEX_LEN + 1];
     token_hash(token, h);
+    session_forget(p);
     db_stmt *s = q(p, PQ_SESS_DEL);
     return db_bind(s, "t", h) < 0 || db_run(s) < 0 ? -1 : 0;
 }
 
 int peer_store_session_del_all(struct peer *p)
 {
+    session_forget(p);
     db_stmt *s = q(p, PQ_SESS_DEL_ALL);
     return db_bind(s, "") < 0 || db_run(s) < 0 ? -1 : 0;
 }
@@ -321,30 +418,15 @@ int64_t peer_store_unread(struct peer *p, const char *channel)
 
 /* ---- vectors ---- */
 
-/* (contiguous, max) of origin in channel: 0, 0 when none. */
-static int vec_get(struct peer *p, const char *channel, const char *origin,
-                   int64_t *contig, int64_t *max)
-{
-    db_stmt *s = q(p, PQ_VEC_GET);
-    *contig = *max = 0;
-    if (db_bind(s, "tt", channel, origin) < 0)
-        return -1;
-    int r = db_row(s);
-    if (r == 1) {
-        *contig = db_col_int(s, 0);
-        *max = db_col_int(s, 1);
-        db_stmt_reset(s);
-    }
-    return r < 0 ? -1 : 0;
-}
-
-static int vec_put(struct peer *p, const char *channel, const char *origin,
+/* Records origin's (contiguous, max) in c: the row, then c->vec (which
+ * a failed commit reloads). */
+static int vec_put(struct peer *p, struct peer_chan *c, const char *origin,
                    int64_t contig, int64_t max)
 {
     db_stmt *s = q(p, PQ_VEC_PUT);
-    if (db_bind(s, "ttii", channel, origin, contig, max) < 0)
+    if (db_bind(s, "ttii", c->name, origin, contig, max) < 0 || db_run(s) < 0)
         return -1;
-    return db_run(s) < 0 ? -1 : 0;
+    return peer_vec_set(&c->vec, origin, contig, max);
 }
 
 int peer_store_vector(struct peer *p, const char *channel, struct peer_vec *v)
@@ -436,39 +518,71 @@ static int own_by_client(struct peer *p, const char *channel, const char *client
     return msg_one(s, m);
 }
 
-int peer_store_own(struct peer *p, const char *channel, const char *text, size_t len,
-                   const char *client_id, int64_t now_ms, struct peer_msg *m)
+/* The message as it was just stored (what peer_store_get would read). */
+static int own_fill(struct peer_msg *m, const char *channel, const char *origin,
+                    int64_t seq, int64_t lamport, int64_t now_ms, const char *text,
+                    size_t len, const char *state)
 {
-    int64_t contig, max;
-    if (db_begin(p->db) < 0)
+    free(m->text);
+    if (!(m->text = malloc(len + 1)))
         return -1;
-    int r = own_by_client(p, channel, client_id, m);
-    if (r != 0) {
-        db_rollback(p->db);
-        return r < 0 ? -1 : 0;
-    }
-    if (vec_get(p, channel, p->user, &contig, &max) < 0)
-        goto fail;
-    int64_t seq = max + 1, lamport = (int64_t)++p->lamport;
-    if (msg_insert(p, channel, p->user, seq, lamport, now_ms, now_ms, text, len,
-                   "pending", client_id) != 1
-        || vec_put(p, channel, p->user, contig == max ? seq : contig, seq) < 0
-        || db_commit(p->db) < 0)
-        goto fail;
-    r = peer_store_get(p, channel, p->user, seq, m);
-    return r == 1 ? 1 : -1;
-fail:
-    p->lamport--;
-    db_rollback(p->db);
-    return -1;
+    memcpy(m->text, text, len);
+    m->text[len] = '\0';
+    m->text_len = len;
+    snprintf(m->channel, sizeof(m->channel), "%s", channel);
+    snprintf(m->origin, sizeof(m->origin), "%s", origin);
+    m->seq = seq;
+    m->lamport = lamport;
+    m->sent_at = m->received_at = now_ms;
+    snprintf(m->state, sizeof(m->state), "%s", state);
+    return 0;
 }
 
-/* The contiguous end after storing seq when contig was the old end. */
+int peer_store_own(struct peer *p, struct peer_chan *c, const char *text, size_t len,
+                   const char *client_id, const char *state, int64_t now_ms,
+                   struct peer_msg *m)
+{
+    /* in the pass transaction, which commits before the 201 */
+    if (pass_write(p) < 0 || db_run(q(p, PQ_OWN_BEGIN)) < 0)
+        return -1;
+    int r = own_by_client(p, c->name, client_id, m);
+    if (r != 0) {
+        db_run(q(p, PQ_OWN_END));
+        return r < 0 ? -1 : 0;
+    }
+    const struct peer_vec_entry *e = peer_vec_find(&c->vec, p->user);
+    int64_t contig = e ? e->contig : 0, max = e ? e->max : 0;
+    int64_t seq = max + 1, lamport = (int64_t)++p->lamport;
+    if (msg_insert(p, c->name, p->user, seq, lamport, now_ms, now_ms, text, len, state,
+                   client_id) != 1
+        || vec_put(p, c, p->user, contig == max ? seq : contig, seq) < 0
+        || own_fill(m, c->name, p->user, seq, lamport, now_ms, text, len, state) < 0
+        || db_run(q(p, PQ_OWN_END)) < 0) {
+        p->lamport--;
+        db_run(q(p, PQ_OWN_UNDO));
+        db_run(q(p, PQ_OWN_END));
+        if (peer_store_vector(p, c->name, &c->vec) < 0)
+            log_warnx("vector of %s: %s", c->name, db_errmsg(p->db));
+        return -1;
+    }
+    if (peer_store_settle(p) < 0) {   /* rolled back, vectors reloaded */
+        p->lamport--;
+        return -1;
+    }
+    return 1;
+}
+
+/* The contiguous end after storing seq (contig and max: before it).  Only
+ * a seq that fills the gap above contig, with messages held beyond it,
+ * needs the store: where the run that now starts at seq ends. */
 static int advance_contig(struct peer *p, const char *channel, const char *origin,
-                          int64_t contig, int64_t seq, int64_t *out)
+                          int64_t contig, int64_t max, int64_t seq, int64_t *out)
 {
     *out = contig;
     if (seq != contig + 1)
+        return 0;
+    *out = seq;
+    if (max <= seq)
         return 0;
     db_stmt *s = q(p, PQ_GAP_END);
     if (db_bind(s, "tti", channel, origin, seq) < 0 || db_row(s) != 1)
@@ -478,18 +592,21 @@ static int advance_contig(struct peer *p, const char *channel, const char *origi
     return 0;
 }
 
-int peer_store_received(struct peer *p, const struct pf_msg *m, int64_t now_ms,
-                        int64_t *gap_from)
+int peer_store_received(struct peer *p, struct peer_chan *c, const struct pf_msg *m,
+                        int64_t now_ms, int64_t *gap_from)
 {
-    int64_t contig, max, next;
+    int64_t next;
     *gap_from = 0;
+    if (pass_write(p) < 0)
+        return -1;
     int r = msg_insert(p, m->channel, m->origin, m->seq, m->lamport, m->sent_at, now_ms,
                        m->text, m->text_len, NULL, NULL);
     if (r <= 0)
         return r;
-    if (vec_get(p, m->channel, m->origin, &contig, &max) < 0
-        || advance_contig(p, m->channel, m->origin, contig, m->seq, &next) < 0
-        || vec_put(p, m->channel, m->origin, next, m->seq > max ? m->seq : max) < 0)
+    const struct peer_vec_entry *e = peer_vec_find(&c->vec, m->origin);
+    int64_t contig = e ? e->contig : 0, max = e ? e->max : 0;
+    if (advance_contig(p, m->channel, m->origin, contig, max, m->seq, &next) < 0
+        || vec_put(p, c, m->origin, next, m->seq > max ? m->seq : max) < 0)
         return -1;
     if (m->seq > next + 1)
         *gap_from = next + 1;
@@ -572,6 +689,14 @@ long peer_store_advance(struct peer *p, const char *channel, int64_t from, int64
     db_stmt *sel = q(p, PQ_MSG_BEHIND), *upd = q(p, PQ_MSG_STATE);
     long n = 0;
     int r;
+    if (from == to) {   /* one message (a send): the update says whether it moved */
+        if (pass_write(p) < 0 || db_bind(upd, "ttiit", channel, p->user, from, to, state) < 0
+            || (n = db_run(upd)) < 0)
+            return -1;
+        if (n > 0)
+            cb(from, arg);
+        return n;
+    }
     if (db_bind(sel, "ttiit", channel, p->user, from, to, state) < 0)
         return -1;
     while ((r = db_row(sel)) == 1) {
@@ -580,9 +705,17 @@ long peer_store_advance(struct peer *p, const char *channel, int64_t from, int64
     }
     if (r < 0 || n == 0)
         return r < 0 ? -1 : 0;
-    if (db_bind(upd, "ttiit", channel, p->user, from, to, state) < 0)
+    if (pass_write(p) < 0 || db_bind(upd, "ttiit", channel, p->user, from, to, state) < 0)
         return -1;
     return db_run(upd) < 0 ? -1 : n;
+}
+
+int peer_store_unsent(struct peer *p, const char *channel, int64_t seq)
+{
+    db_stmt *s = q(p, PQ_MSG_UNSENT);
+    if (pass_write(p) < 0 || db_bind(s, "tti", channel, p->user, seq) < 0)
+        return -1;
+    return db_run(s) < 0 ? -1 : 0;
 }
 
 int peer_store_pending(struct peer *p, const char *channel, int64_t *from, int64_t *to)
@@ -603,7 +736,7 @@ int peer_store_member_have(struct peer *p, const char *channel, const char *memb
                            int64_t seq)
 {
     db_stmt *s = q(p, PQ_HAVE_PUT);
-    if (db_bind(s, "ttii", channel, member, seq, db_now(p->db)) < 0)
+    if (pass_write(p) < 0 || db_bind(s, "ttii", channel, member, seq, db_now(p->db)) < 0)
         return -1;
     return db_run(s) < 0 ? -1 : 0;
 }

@@ -12,7 +12,7 @@
  * a conversation one side did not know (a first direct message); what a
  * side already sent on the link is not sent again for a reply.  A msg
  * whose seq leaves a gap asks for the gap with want.  Receipts are reply
- * haves, batched for PEER_ACK_DELAY_MS.
+ * haves, batched for PEER_ACK_DELAY_MS per PEER_ACK_MEMBERS members.
  */
 #include "config.h"
 
@@ -107,20 +107,15 @@ void peer_sync_sent(struct peer_link *l, const char *channel, const char *origin
 
 void peer_sync_have(struct peer_link *l, struct peer_chan *c, bool reply)
 {
-    struct peer *p = l->p;
-    struct peer_vec v = { 0 };
     struct pf_have_writer hw;
-    if (peer_store_vector(p, c->name, &v) < 0) {
-        log_warnx("vector of %s: %s", c->name, db_errmsg(p->db));
-        peer_vec_free(&v);
+    /* a have says what we hold: only what is committed */
+    if (peer_store_settle(l->p) < 0)
         return;
-    }
     peer_frame_have_begin(&hw, &l->out, c->name, reply);
-    for (size_t i = 0; i < v.n; i++)
-        peer_frame_have_add(&hw, v.e[i].origin, v.e[i].contig);
+    for (size_t i = 0; i < c->vec.n; i++)
+        peer_frame_have_add(&hw, c->vec.e[i].origin, c->vec.e[i].contig);
     if (peer_frame_have_end(&hw) == 0)
         peer_link_flush(l);
-    peer_vec_free(&v);
 }
 
 void peer_sync_start(struct peer_link *l)
@@ -176,12 +171,6 @@ static struct peer_chan *shared_chan(struct peer_link *l, const char *name)
     return c;
 }
 
-static void batch_open(struct peer *p)
-{
-    if (p->in_batch && !p->batch_open && peer_store_begin(p) == 0)
-        p->batch_open = true;
-}
-
 struct queue_ctx {
     struct peer_link *l;
     struct peer_chan *c;
@@ -212,23 +201,20 @@ static void on_have(struct peer_link *l, const struct pf_have *h)
 {
     struct peer *p = l->p;
     struct peer_chan *c = shared_chan(l, h->channel);
-    struct peer_vec theirs = { 0 }, mine = { 0 };
+    struct peer_vec theirs = { 0 };
     if (!c)
         return;
-    if (peer_vec_from_json(&theirs, h->vector) < 0
-        || peer_store_vector(p, c->name, &mine) < 0)
+    if (peer_vec_from_json(&theirs, h->vector) < 0)
         goto out;
-    batch_open(p);
     peer_chat_delivered(p, c, l->user, peer_vec_contig(&theirs, p->user));
     struct queue_ctx q = { l, c, h->reply };
-    if (peer_vec_missing(&mine, &theirs, c->dm ? p->user : NULL, queue_missing, &q) != 0)
+    if (peer_vec_missing(&c->vec, &theirs, c->dm ? p->user : NULL, queue_missing, &q) != 0)
         log_warnx("link with %s: sync queue full", l->user);
     if (!h->reply)
         peer_sync_have(l, c, true);
     peer_sync_pump(l);
 out:
     peer_vec_free(&theirs);
-    peer_vec_free(&mine);
 }
 
 static void on_want(struct peer_link *l, const struct pf_want *w)
@@ -257,12 +243,17 @@ static bool msg_acceptable(struct peer_link *l, struct peer_chan *c, const struc
         && peer_chan_member(c, m->origin);
 }
 
-/* Receipts: the channels of l to send a have for after the batch. */
-static void ack_later(struct peer_link *l, const char *channel)
+/* Receipts: the channels of l to send a have for after a delay of
+ * PEER_ACK_DELAY_MS per PEER_ACK_MEMBERS other members of c (at least
+ * one): the author of a message to N members reads N receipts, so in a
+ * large conversation each covers more messages. */
+static void ack_later(struct peer_link *l, const struct peer_chan *c)
 {
-    if (name_add(&l->acks, &l->nacks, &l->cap_acks, channel) == 0
+    size_t steps = peer_chan_others(c) / PEER_ACK_MEMBERS;
+    if (name_add(&l->acks, &l->nacks, &l->cap_acks, c->name) == 0
         && !ev_timer_active(&l->ack))
-        ev_timer_start(l->p->loop, &l->ack, PEER_ACK_DELAY_MS, 0);
+        ev_timer_start(l->p->loop, &l->ack,
+                       PEER_ACK_DELAY_MS * (unsigned)(steps ? steps : 1), 0);
 }
 
 void peer_sync_ack_cb(ev_loop *loop, ev_timer *t, void *arg)
@@ -305,8 +296,7 @@ static void on_msg(struct peer_link *l, const struct pf_msg *m)
                   l->user, m->origin, (long long)m->seq, m->channel);
         return;
     }
-    batch_open(p);
-    int r = peer_store_received(p, m, peer_now_ms(p), &gap);
+    int r = peer_store_received(p, c, m, peer_now_ms(p), &gap);
     if (r < 0) {
         log_warnx("storing a message: %s", db_errmsg(p->db));
         return;
@@ -327,7 +317,7 @@ static void on_msg(struct peer_link *l, const struct pf_msg *m)
     pm.text_len = m->text_len;
     peer_event_message(p, &pm);
     struct peer_link *author = peer_link_live(p, m->origin);
-    ack_later(author ? author : l, m->channel);
+    ack_later(author ? author : l, c);
     if (gap)
         want_gap(l, m, gap);
 }
@@ -357,23 +347,6 @@ void peer_sync_frame(struct peer_link *l, const struct peer_frame *f)
     }
     if (rc < 0)
         peer_link_close(l, "bad-frame", why);
-}
-
-void peer_sync_batch_begin(struct peer *p)
-{
-    p->in_batch = true;
-}
-
-void peer_sync_batch_end(struct peer *p)
-{
-    p->in_batch = false;
-    if (!p->batch_open)
-        return;
-    p->batch_open = false;
-    if (peer_store_commit(p) < 0) {
-        log_warnx("commit of received messages: %s", db_errmsg(p->db));
-        peer_store_rollback(p);
-    }
 }
 
 /* ---- sending ranges ---- */

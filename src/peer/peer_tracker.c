@@ -288,6 +288,8 @@ static void beat_cb(ev_loop *loop, ev_timer *t, void *arg)
 void peer_tracker_online(struct peer *p)
 {
     p->registered = false;
+    p->newcomer = true;
+    p->online_gen = p->list_gen;
     if (!p->beat_ms)
         p->beat_ms = 10000;
     ev_timer_stop(p->loop, &p->beat);
@@ -301,6 +303,8 @@ static void refresh_done(struct peer *p)
     if (p->refreshing > 0 && --p->refreshing > 0)
         return;
     peer_mesh_connect(p);
+    if (p->list_gen > p->online_gen)   /* a whole refresh since we came online */
+        p->newcomer = false;
     if (p->refresh_again) {
         p->refresh_again = false;
         peer_tracker_refresh(p);

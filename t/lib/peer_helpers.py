@@ -17,7 +17,7 @@ import socket
 import struct
 import time
 
-from wrtest import Server, free_port, tmpdir, wait_until, diag
+from wrtest import Server, binary, free_port, tmpdir, wait_until, diag
 
 HTTP_TIMEOUT = 10.0
 
@@ -88,7 +88,8 @@ class Peer:
     """One `weaprous peer` with its own database and fixed ports (so that
     a restart keeps its address)."""
 
-    def __init__(self, stack, user, args=()):
+    def __init__(self, stack, user, args=(), wrap=()):
+        """wrap: a command to run the peer under (valgrind ...)."""
         self.stack = stack
         self.user = user
         self.port = free_port()
@@ -97,11 +98,13 @@ class Peer:
         self.token = None
         self.args = list(args)
         src = os.environ['WR_SRCDIR']
-        self.srv = Server('peer', '--tracker', 'http://127.0.0.1:%d' % stack.tracker.port,
-                          '--p2p-port', str(self.p2p), '--db', self.db,
-                          '--www', os.path.join(src, 'www'),
-                          '--static', os.path.join(src, 'static'),
-                          '--log-level', 'debug', *self.args, port=self.port)
+        argv = list(wrap) + [
+            binary(), 'peer', '--server-ip', '127.0.0.1', '--server-port', str(self.port),
+            '--tracker', 'http://127.0.0.1:%d' % stack.tracker.port,
+            '--p2p-port', str(self.p2p), '--db', self.db,
+            '--www', os.path.join(src, 'www'), '--static', os.path.join(src, 'static'),
+            '--log-level', 'debug'] + self.args
+        self.srv = Server(argv=argv, port=self.port, timeout=60 if wrap else 10)
 
     def start(self):
         self.srv.start()
@@ -160,6 +163,24 @@ class Peer:
                 else '/channels/%s/messages' % channel)
         st, doc = self.api('GET', path + '?limit=%d' % limit)
         return doc['messages'] if st == 200 else None
+
+    def history_all(self, channel):
+        """Every message of a conversation, oldest first (paged by
+        before=), or None when the peer does not answer."""
+        path = ('/dm/%s/messages' % channel[1:] if channel.startswith('@')
+                else '/channels/%s/messages' % channel)
+        out, before = [], ''
+        while True:
+            try:
+                st, doc = self.api('GET', path + '?limit=500' + before)
+            except OSError:
+                return None
+            if st != 200:
+                return None
+            out[:0] = doc['messages']
+            if not doc['more'] or not doc['messages']:
+                return out
+            before = '&before=' + doc['messages'][0]['id']
 
     def texts(self, channel):
         h = self.history(channel) or []
@@ -243,6 +264,32 @@ class P2P:
 
 # --- a WebSocket client for /events ----------------------------------------
 
+def ws_split(buf):
+    """The first whole frame of a server's (unmasked) WebSocket bytes:
+    (opcode, payload, the rest), or None while it is incomplete."""
+    if len(buf) < 2:
+        return None
+    n, off = buf[1] & 0x7f, 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, off = struct.unpack('>H', buf[2:4])[0], 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, off = struct.unpack('>Q', buf[2:10])[0], 10
+    if len(buf) < off + n:
+        return None
+    return buf[0] & 0x0f, buf[off:off + n], buf[off + n:]
+
+
+def ws_pong(sock, data):
+    """Answers a ping with the same payload (a client's frames are masked)."""
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+    sock.sendall(bytes([0x8a, 0x80 | len(data)]) + mask + body)
+
+
 class Events:
     """GET /events with the session token; next() returns each JSON event."""
 
@@ -269,18 +316,10 @@ class Events:
 
     def _frame(self):
         while True:
-            if len(self.buf) >= 2:
-                b0, b1 = self.buf[0], self.buf[1]
-                n, off = b1 & 0x7f, 2
-                if n == 126 and len(self.buf) >= 4:
-                    n, off = struct.unpack('>H', self.buf[2:4])[0], 4
-                elif n == 127 and len(self.buf) >= 10:
-                    n, off = struct.unpack('>Q', self.buf[2:10])[0], 10
-                elif n >= 126:
-                    n = None
-                if n is not None and len(self.buf) >= off + n:
-                    data, self.buf = self.buf[off:off + n], self.buf[off + n:]
-                    return b0 & 0x0f, data
+            f = ws_split(self.buf)
+            if f:
+                op, data, self.buf = f
+                return op, data
             chunk = self.s.recv(65536)
             if not chunk:
                 return None, None
@@ -294,10 +333,8 @@ class Events:
                 op, data = self._frame()
                 if op is None or op == 8:
                     return None
-                if op == 9:      # ping: pong with the same payload (masked)
-                    mask = os.urandom(4)
-                    body = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-                    self.s.sendall(bytes([0x8a, 0x80 | len(data)]) + mask + body)
+                if op == 9:
+                    ws_pong(self.s, data)
                     continue
                 if op == 1:
                     return json.loads(data)
