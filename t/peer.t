@@ -81,6 +81,11 @@ is_(m2 and m2['id'], m1 and m1['id'], 'the same message both times')
 b.wait_texts('general', ['only once'])
 wait_until(lambda: c.texts('general').count('only once') == 1, 5)
 is_(b.texts('general').count('only once'), 1, 'bob holds the retried message once')
+is_((m1 or {}).get('client_id'), 'retry-1', "the 201 carries the send's client_id back")
+own_copy = [m for m in a.history('general') if m['text'] == 'only once']
+is_([m.get('client_id') for m in own_copy], ['retry-1'], "alice's history carries it too")
+theirs = [m for m in b.history('general') if m['text'] == 'only once']
+ok(theirs and 'client_id' not in theirs[0], "it never leaves alice's peer: bob's copy has none")
 
 # --- direct messages ------------------------------------------------------
 st, m = a.dm('bob', 'psst, bob')
@@ -115,6 +120,19 @@ ok('for later' in seen, 'carol, back, gets it')
 ok(wait_until(lambda: any(x['text'] == 'for later' and x['state'] == 'delivered'
                           for x in a.history('@carol')), 10),
    "alice's copy moves to delivered")
+
+# --- ... and for a user who has never run a peer ----------------------------------
+stack.add_user('erin')
+st, m = a.dm('erin', 'welcome, erin')
+is_((st, m and m['state']), (201, 'pending'),
+    'to erin, who has an account but has never run a peer: stored, pending')
+e = stack.peer('erin')
+seen = e.wait_texts('@alice', ['welcome, erin'], 20)
+ok('welcome, erin' in seen, "erin's first peer gets it (%r)" % seen)
+ok(wait_until(lambda: any(x['text'] == 'welcome, erin' and x['state'] == 'delivered'
+                          for x in a.history('@erin')), 10),
+   "alice's copy to erin moves to delivered")
+is_(e.stop(), 0, 'erin stops cleanly')
 
 # --- errors of the local API ------------------------------------------------------
 st, doc = a.say('general', '')
@@ -159,6 +177,10 @@ is_(leaked, [], "no message text in the tracker's database or log")
 st, doc = b.api('POST', '/logout', {})
 is_((st, doc), (200, {'logged_out': True}), 'bob signs out')
 ok(wait_until(lambda: a.link('bob') == 'none', 10), "alice's link with bob is gone")
+gone, seen = mine.wait(lambda e: e.get('type') == 'presence' and e.get('user') == 'bob'
+                       and e.get('online') is False, 20)
+ok(gone, "alice's page hears that bob is offline (the lists taken again when the link "
+   "ended; seen %r)" % [e for e in seen if e.get('type') != 'message'][-5:])
 st, doc = b.api('GET', '/me')
 is_(st, 401, "bob's session ended")
 st, doc = http_json(stack.tracker.port, 'GET', '/get-list', token=None)[:2]

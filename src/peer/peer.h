@@ -304,6 +304,7 @@ struct peer_msg {
     char   *text;                       /* owned (peer_msg_clear) */
     size_t  text_len;
     char    state[12];                  /* own: pending, sent, delivered; else "" */
+    char    client_id[PEER_CLIENT_ID_MAX + 1];  /* own, when the send gave one; else "" */
 };
 void peer_msg_clear(struct peer_msg *m);
 /* Writes M (DESIGN section 9) with delivered/members for own messages. */
@@ -442,6 +443,10 @@ int peer_tracker_members(struct peer *p, const char *channel,
                          void (*done)(struct peer *p, void *arg), void *arg);
 /* Refreshes the peer list and the members of every channel now. */
 void peer_tracker_refresh(struct peer *p);
+/* A live link ended: the user may have gone offline.  The lists again in a
+ * second (time for the tracker to take that user's "stopped" or /logout,
+ * sent when the link was closed), unless a refresh is due sooner. */
+void peer_tracker_refresh_soon(struct peer *p);
 /* Sign-out: "stopped", the tracker's /logout, timers off. */
 void peer_tracker_signout(struct peer *p);
 /* Clean exit: "stopped" (the session stays for the next start); done(p)

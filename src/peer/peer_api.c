@@ -691,24 +691,44 @@ static void dm_finish(struct peer *p, struct dm_send *d)
     free(d);
 }
 
+static void dm_fail(struct dm_send *d, const struct peer_answer *a)
+{
+    pass_on(d->t, a);
+    free(d->text);
+    free(d);
+}
+
+/* A user who never ran a peer is not on the list: the tracker's
+ * /connect-peer tells an account that is not online (409: the message
+ * waits, pending) from no such user (404).  It issues no ticket then. */
+static void on_dm_user(struct peer *p, const struct peer_answer *a, void *arg)
+{
+    struct dm_send *d = arg;
+    if (a->status == 200 || a->status == 409)
+        dm_finish(p, d);
+    else
+        dm_fail(d, a);
+}
+
 /* The user was not among our contacts: the tracker's whole list decides. */
 static void on_dm_lookup(struct peer *p, const struct peer_answer *a, void *arg)
 {
     struct dm_send *d = arg;
+    char body[DB_MAX_NAME + 16];
     if (a->status != 200) {
-        pass_on(d->t, a);
-        free(d->text);
-        free(d);
+        dm_fail(d, a);
         return;
     }
     peer_mesh_update(p, json_get(a->body, "peers"));
-    if (!peer_contact_find(p, d->user)) {
-        app_json_error(d->t, 404, "not found", "no such user on the tracker");
-        free(d->text);
-        free(d);
+    if (peer_contact_find(p, d->user)) {
+        dm_finish(p, d);
         return;
     }
-    dm_finish(p, d);
+    snprintf(body, sizeof(body), "{\"peer\":\"%s\"}", d->user);
+    if (!peer_tracker_call(p, "POST", "/connect-peer", body, on_dm_user, d)) {
+        struct peer_answer fail = { 0, errno, NULL, 0 };
+        dm_fail(d, &fail);
+    }
 }
 
 static void api_send(http_txn *t, void *arg)
@@ -737,9 +757,7 @@ static void api_send(http_txn *t, void *arg)
     }
     if (!peer_tracker_call(p, "GET", "/get-list?all=1", NULL, on_dm_lookup, d)) {
         struct peer_answer a = { 0, errno, NULL, 0 };
-        bad_gateway(t, &a);
-        free(d->text);
-        free(d);
+        dm_fail(d, &a);
     }
 }
 

@@ -45,6 +45,10 @@ void peer_msg_json(struct peer *p, json_writer *w, const struct peer_msg *m)
         json_w_uint(w, c ? peer_chat_delivered_to(p, c, m->seq) : 0);
         json_w_key(w, "members");
         json_w_uint(w, c ? peer_chan_others(c) : 0);
+        if (m->client_id[0]) {
+            json_w_key(w, "client_id");
+            json_w_string(w, m->client_id);
+        }
     } else {
         json_w_null(w);
     }

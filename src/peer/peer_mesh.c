@@ -371,6 +371,8 @@ void peer_mesh_link_down(struct peer_link *l)
             c->link = o;
             return;
         }
+    if (l->live_since_ms)
+        peer_tracker_refresh_soon(p);
     if (!contact_wanted(p, c))
         return;
     ev_timer_start(p->loop, &c->retry, jitter(c->backoff_ms), 0);

@@ -34,7 +34,7 @@ const struct db_schema peer_schema = {
 
 /* The columns of a message row, in the order msg_from_row() reads them. */
 #define MSG_COLS "channel, origin, seq, lamport, sent_at_ms, received_at_ms, text, " \
-                 "COALESCE(state, '')"
+                 "COALESCE(state, ''), COALESCE(client_id, '')"
 
 /* An own message whose state comes before ?5 (pending < sent < delivered). */
 #define STATE_BEHIND \
@@ -471,6 +471,7 @@ static int msg_from_row(db_stmt *s, struct peer_msg *m)
     m->sent_at = db_col_int(s, 4);
     m->received_at = db_col_int(s, 5);
     db_col_copy(s, 7, m->state, sizeof(m->state));
+    db_col_copy(s, 8, m->client_id, sizeof(m->client_id));
     return 0;
 }
 
@@ -521,7 +522,7 @@ static int own_by_client(struct peer *p, const char *channel, const char *client
 /* The message as it was just stored (what peer_store_get would read). */
 static int own_fill(struct peer_msg *m, const char *channel, const char *origin,
                     int64_t seq, int64_t lamport, int64_t now_ms, const char *text,
-                    size_t len, const char *state)
+                    size_t len, const char *state, const char *client_id)
 {
     free(m->text);
     if (!(m->text = malloc(len + 1)))
@@ -535,6 +536,7 @@ static int own_fill(struct peer_msg *m, const char *channel, const char *origin,
     m->lamport = lamport;
     m->sent_at = m->received_at = now_ms;
     snprintf(m->state, sizeof(m->state), "%s", state);
+    snprintf(m->client_id, sizeof(m->client_id), "%s", client_id ? client_id : "");
     return 0;
 }
 
@@ -556,7 +558,7 @@ int peer_store_own(struct peer *p, struct peer_chan *c, const char *text, size_t
     if (msg_insert(p, c->name, p->user, seq, lamport, now_ms, now_ms, text, len, state,
                    client_id) != 1
         || vec_put(p, c, p->user, contig == max ? seq : contig, seq) < 0
-        || own_fill(m, c->name, p->user, seq, lamport, now_ms, text, len, state) < 0
+        || own_fill(m, c->name, p->user, seq, lamport, now_ms, text, len, state, client_id) < 0
         || db_run(q(p, PQ_OWN_END)) < 0) {
         p->lamport--;
         db_run(q(p, PQ_OWN_UNDO));

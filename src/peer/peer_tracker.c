@@ -23,6 +23,7 @@
 #define PEER_TRACKER_TIMEOUT_MS 10000   /* one call, connect included */
 #define PEER_RETRY_MS           2000    /* registration after a failure */
 #define PEER_REFRESH_MIN_MS     1000    /* on-demand refreshes at most this often */
+#define PEER_REFRESH_SOON_MS    1000    /* after a live link ended: presence */
 
 struct peer_call {
     struct peer      *p;
@@ -159,6 +160,15 @@ static int parse_url(const char *url, char *host, size_t hcap, int *port)
 }
 
 static void beat_cb(ev_loop *loop, ev_timer *t, void *arg);
+void peer_tracker_refresh_soon(struct peer *p)
+{
+    uint64_t due = ev_now_ms(p->loop) + PEER_REFRESH_SOON_MS;
+    if (!peer_signed_in(p) || p->stopping)
+        return;
+    if (!ev_timer_active(&p->refresh) || p->refresh.due_ms > due)
+        ev_timer_start(p->loop, &p->refresh, PEER_REFRESH_SOON_MS, 0);
+}
+
 static void refresh_cb(ev_loop *loop, ev_timer *t, void *arg);
 static void stop_timeout(ev_loop *loop, ev_timer *t, void *arg);
 

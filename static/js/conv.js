@@ -82,8 +82,11 @@ export class Conv {
     return this.byId.get(`local:${cid}`) || null;
   }
 
-  // An unsent message that the stored message m is (same text), oldest first.
+  // The unsent message that the stored message m is: the one with its
+  // client_id, else (sent from elsewhere) none; a peer without client_id
+  // in its answers: the oldest with the same text.
   localMatching(m) {
+    if (m.client_id) return this.localByCid(m.client_id);
     return this.list.find((x) => x.local && x.text === m.text) || null;
   }
 
