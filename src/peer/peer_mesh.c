@@ -27,25 +27,11 @@
 
 /* ---- sorted arrays of pointers, searched by name ---- */
 
-/* Index of name in a sorted array of structs whose first member is the
- * name, or where it would go; *found says which. */
+/* Index of name in a sorted array of pointers to structs whose first
+ * member is the name, or where it would go; *found says which. */
 static size_t name_search(void *const *arr, size_t n, const char *name, int *found)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp((const char *)arr[mid], name);
-        if (c == 0) {
-            *found = 1;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = 0;
-    return lo;
+    return peer_name_search(arr, n, sizeof(*arr), true, name, found);
 }
 
 /* Inserts item at i, growing the array up to max entries.  0 or -1. */

@@ -20,13 +20,14 @@ void peer_vec_clear(struct peer_vec *v)
     v->n = 0;
 }
 
-/* Index of origin, or of where it would go (*found says which). */
-static size_t vec_search(const struct peer_vec *v, const char *origin, int *found)
+size_t peer_name_search(const void *base, size_t n, size_t size, bool indirect,
+                        const char *name, int *found)
 {
-    size_t lo = 0, hi = v->n;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(v->e[mid].origin, origin);
+        const char *e = (const char *)base + mid * size;
+        int c = strcmp(indirect ? *(const char *const *)(const void *)e : e, name);
         if (c == 0) {
             *found = 1;
             return mid;
@@ -38,6 +39,12 @@ static size_t vec_search(const struct peer_vec *v, const char *origin, int *foun
     }
     *found = 0;
     return lo;
+}
+
+/* Index of origin, or of where it would go (*found says which). */
+static size_t vec_search(const struct peer_vec *v, const char *origin, int *found)
+{
+    return peer_name_search(v->e, v->n, sizeof(*v->e), false, origin, found);
 }
 
 static int vec_grow(struct peer_vec *v)

@@ -8,6 +8,7 @@
 #ifndef WR_PEER_VEC_H
 #define WR_PEER_VEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,13 @@ struct peer_vec {
     struct peer_vec_entry *e;
     size_t n, cap;
 };
+
+/* Binary search for name among the n elements of size bytes at base,
+ * sorted in byte order by the name each begins with (indirect: each is a
+ * pointer to a struct that begins with its name).  The index of name, or
+ * of where it would go; *found says which. */
+size_t peer_name_search(const void *base, size_t n, size_t size, bool indirect,
+                        const char *name, int *found);
 
 void peer_vec_free(struct peer_vec *v);
 void peer_vec_clear(struct peer_vec *v);

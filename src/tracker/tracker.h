@@ -192,6 +192,9 @@ enum tracker_ticket_state {
 };
 
 typedef int (*tracker_peer_cb)(const struct tracker_peer *p, void *arg);
+/* c as a JSON object: name, access, members, member; full adds owner and
+ * role (GET /channels; /get-list gives the short form). */
+void tracker_channel_json(json_writer *w, const struct tracker_channel *c, bool full);
 typedef int (*tracker_channel_cb)(const struct tracker_channel *c, void *arg);
 
 int tracker_db_prepare(struct tracker *tr);

@@ -300,23 +300,31 @@ static void chan_leave(http_txn *t, void *arg)
     tracker_reply(tr, t, 200);
 }
 
-static int chan_write(const struct tracker_channel *c, void *arg)
+void tracker_channel_json(json_writer *w, const struct tracker_channel *c, bool full)
 {
-    json_writer *w = arg;
     json_w_begin_object(w);
     json_w_key(w, "name");
     json_w_string(w, c->name);
     json_w_key(w, "access");
     json_w_string(w, c->access);
-    json_w_key(w, "owner");
-    json_w_string(w, c->owner[0] ? c->owner : NULL);
+    if (full) {
+        json_w_key(w, "owner");
+        json_w_string(w, c->owner[0] ? c->owner : NULL);
+    }
     json_w_key(w, "members");
     json_w_int(w, c->members);
     json_w_key(w, "member");
     json_w_bool(w, c->member);
-    json_w_key(w, "role");
-    json_w_string(w, c->member ? c->role : NULL);
+    if (full) {
+        json_w_key(w, "role");
+        json_w_string(w, c->member ? c->role : NULL);
+    }
     json_w_end_object(w);
+}
+
+static int chan_write(const struct tracker_channel *c, void *arg)
+{
+    tracker_channel_json(arg, c, true);
     return 0;
 }
 

@@ -208,17 +208,7 @@ static void peer_heartbeat(http_txn *t, void *arg)
 
 static int channel_name_write(const struct tracker_channel *c, void *arg)
 {
-    json_writer *w = arg;
-    json_w_begin_object(w);
-    json_w_key(w, "name");
-    json_w_string(w, c->name);
-    json_w_key(w, "access");
-    json_w_string(w, c->access);
-    json_w_key(w, "members");
-    json_w_int(w, c->members);
-    json_w_key(w, "member");
-    json_w_bool(w, c->member);
-    json_w_end_object(w);
+    tracker_channel_json(arg, c, false);
     return 0;
 }
 
