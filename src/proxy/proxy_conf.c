@@ -529,6 +529,7 @@ static void settings_defaults(struct proxy_settings *s)
     s->send_timeout_ms = PROXY_DEF_SEND_TIMEOUT_MS;
     s->keepalive = PROXY_DEF_KEEPALIVE;
     s->keepalive_timeout_ms = PROXY_DEF_KEEPALIVE_TIMEOUT_MS;
+    s->keepalive_surplus_ms = PROXY_DEF_KEEPALIVE_SURPLUS_MS;
     s->client_max_body_size = PROXY_DEF_MAX_BODY;
     s->websocket_timeout_ms = PROXY_DEF_WEBSOCKET_TIMEOUT_MS;
     s->health.interval_ms = PROXY_DEF_HC_INTERVAL_MS;

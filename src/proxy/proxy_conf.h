@@ -47,6 +47,10 @@
 /* Idle upstream connections are closed after this, shorter than the 5 s
  * idle timeout common back ends use, so the proxy closes first. */
 #define PROXY_DEF_KEEPALIVE_TIMEOUT_MS 4000
+/* Idle connections beyond `keepalive` are closed once idle this long
+ * (oldest first): a burst of responses parks more than the pool keeps,
+ * and the next burst of requests takes them instead of connecting. */
+#define PROXY_DEF_KEEPALIVE_SURPLUS_MS 1000
 #define PROXY_DEF_MAX_BODY            ((uint64_t)1 << 20)
 /* Response bytes all clients together may have waiting in the proxy (no
  * nginx equivalent: nginx spills to temporary files instead). */
@@ -110,6 +114,7 @@ struct proxy_settings {
     uint32_t connect_timeout_ms, read_timeout_ms, send_timeout_ms;
     unsigned keepalive;             /* idle upstream connections per pool */
     uint32_t keepalive_timeout_ms;  /* idle time of a pooled connection */
+    uint32_t keepalive_surplus_ms;  /* idle time of one beyond keepalive */
     uint64_t client_max_body_size;  /* 0: unlimited */
     uint32_t websocket_timeout_ms;
     char    *access_log;            /* NULL: the role's default; "off" */

@@ -375,18 +375,41 @@ static void idle_on_io(ev_loop *loop, int fd, int events, void *arg)
     idle_close(c);
 }
 
-/* One timer per pool instead of one per connection: closes every idle
- * connection older than keepalive_timeout (oldest first, from the tail),
- * then waits for the next one to expire.  Taking a connection leaves the
- * timer alone: when it fires early it finds nothing expired and re-arms. */
+/* When the oldest idle connection is to be closed: keepalive_timeout
+ * after it was parked, or sooner (keepalive_surplus) while the pool holds
+ * more than `keepalive`. */
+static uint64_t idle_deadline(const struct proxy_pool *p)
+{
+    const struct proxy_settings *s = &p->block->set;
+    uint64_t ttl = s->keepalive_timeout_ms;
+    if (p->nidle > s->keepalive && s->keepalive_surplus_ms < ttl)
+        ttl = s->keepalive_surplus_ms;
+    return p->idle_tail->parked_ms + ttl;
+}
+
+/* Arms the pool's timer for the oldest idle connection, unless it is
+ * already due at or before that. */
+static void idle_timer_arm(struct proxy_pool *p)
+{
+    uint64_t now = ev_now_ms(p->rt->loop), due = idle_deadline(p);
+    if (ev_timer_active(&p->idle_timer) && p->idle_timer.due_ms <= due)
+        return;
+    ev_timer_start(p->rt->loop, &p->idle_timer, due > now ? due - now : 0, 0);
+}
+
+/* One timer per pool instead of one per connection: closes the idle
+ * connections whose time is up (oldest first, from the tail), then waits
+ * for the next one.  Taking a connection leaves the timer alone: when it
+ * fires early it finds nothing expired and re-arms. */
 static void idle_on_timer(ev_loop *loop, ev_timer *t, void *arg)
 {
     struct proxy_pool *p = arg;
-    uint64_t now = ev_now_ms(loop), ttl = p->block->set.keepalive_timeout_ms;
-    while (p->idle_tail && now - p->idle_tail->parked_ms >= ttl)
+    uint64_t now = ev_now_ms(loop);
+    (void)t;
+    while (p->idle_tail && now >= idle_deadline(p))
         idle_close(p->idle_tail);
     if (p->idle_tail)
-        ev_timer_start(loop, t, p->idle_tail->parked_ms + ttl - now, 0);
+        idle_timer_arm(p);
 }
 
 /* The node for a connection to park: the lent one, else a recycled or
@@ -427,11 +450,9 @@ void proxy_pool_park(struct proxy_pool *p, unsigned idx, int fd, struct proxy_id
 {
     const struct proxy_settings *s = &p->block->set;
     struct proxy_idle *c = NULL;
-    if (s->keepalive > 0 && !p->rt->retired && p->rt->loop) {
-        if (p->nidle >= s->keepalive)
-            idle_close(p->idle_tail);   /* keep the newest, like nginx's LRU */
+    /* beyond keepalive, for keepalive_surplus: see idle_deadline() */
+    if (s->keepalive > 0 && !p->rt->retired && p->rt->loop)
         c = idle_node(p, fd, lent);
-    }
     if (!c) {
         fd_drop(p, fd);
         if (lent)
@@ -443,8 +464,7 @@ void proxy_pool_park(struct proxy_pool *p, unsigned idx, int fd, struct proxy_id
     c->cb_arg = NULL;
     c->parked_ms = ev_now_ms(p->rt->loop);
     idle_link(p, c);
-    if (!ev_timer_active(&p->idle_timer))
-        ev_timer_start(p->rt->loop, &p->idle_timer, s->keepalive_timeout_ms, 0);
+    idle_timer_arm(p);
 }
 
 struct proxy_idle *proxy_pool_take_idle(struct proxy_pool *p, unsigned idx,

@@ -204,7 +204,7 @@ static bool far_open(int far)
 static void test_idle_pool(void)
 {
     ev_loop *loop = ev_loop_new(1024);
-    struct proxy_rt *rt = loop ? rt_loop_of("keepalive 2; keepalive_timeout 60ms;\n"
+    struct proxy_rt *rt = loop ? rt_loop_of("keepalive 2; keepalive_timeout 300ms;\n"
                                             "host a { proxy_pass http://10.0.0.1;"
                                             " proxy_pass http://10.0.0.2; }", loop) : NULL;
     int sp[4][2];
@@ -214,11 +214,17 @@ static void test_idle_pool(void)
     for (int i = 0; i < 4; i++)
         socketpair(AF_UNIX, SOCK_STREAM, 0, sp[i]);
     struct proxy_pool *p = &rt->pools[0];
+    ok(p->block->set.keepalive_surplus_ms == PROXY_DEF_KEEPALIVE_SURPLUS_MS,
+       "keepalive_surplus: the default");
+    ((struct proxy_block *)p->block)->set.keepalive_surplus_ms = 20;
     proxy_pool_park(p, 0, sp[0][0], NULL);   /* A, oldest */
     proxy_pool_park(p, 1, sp[1][0], NULL);   /* B */
-    proxy_pool_park(p, 0, sp[2][0], NULL);   /* A, newest: the pool is full */
-    is_int((int)p->nidle, 2, "keepalive 2: two idle connections kept");
-    ok(far_closed(sp[0][1]), "the oldest one was closed to make room");
+    proxy_pool_park(p, 0, sp[2][0], NULL);   /* A, newest: beyond keepalive */
+    is_int((int)p->nidle, 3, "keepalive 2: a third idle connection is kept for a moment");
+    ok(far_open(sp[0][1]), "the oldest one too (the next burst may take it)");
+    run_for(loop, 40);
+    is_int((int)p->nidle, 2, "after keepalive_surplus: two idle connections kept");
+    ok(far_closed(sp[0][1]), "the oldest one was closed");
     ok(far_open(sp[1][1]) && far_open(sp[2][1]), "the newer ones stay open");
 
     struct lent_seen seen = { -1, 0, 0 };
@@ -246,7 +252,7 @@ static void test_idle_pool(void)
     proxy_pool_park(p, 0, sp[3][0], NULL);
     run_for(loop, 30);
     ok(far_open(sp[1][1]) && far_open(sp[3][1]), "before keepalive_timeout: still open");
-    run_for(loop, 100);
+    run_for(loop, 400);
     ok(far_closed(sp[1][1]) && far_closed(sp[3][1]), "after keepalive_timeout: closed");
     is_int((int)p->nidle, 0, "the pool is empty");
 
