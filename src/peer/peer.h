@@ -213,6 +213,7 @@ struct peer_chan {
     size_t  n;
     bool    loaded;                     /* the member list came from the tracker */
     bool    listed;                     /* named by the last channel list */
+    uint64_t joined_gen;                /* peer.member_gen when joined here */
     uint64_t asked_ms;                  /* members last asked for on demand */
     struct peer_vec vec;                /* what we hold of it (the store's vectors) */
     int64_t notify_from, notify_to;     /* own seqs whose delivery count moved this pass */
@@ -517,6 +518,9 @@ struct peer {
     bool             registered;
     unsigned         refreshing;                 /* list calls in flight */
     uint64_t         list_gen;                   /* peer lists taken so far */
+    uint64_t         member_gen;                 /* joins and leaves made here */
+    uint64_t         left_gen;                   /* member_gen of the last leave */
+    uint64_t         list_asked_gen;             /* member_gen when the list was asked */
     uint64_t         online_gen;                 /* list_gen when we came online */
     bool             newcomer;                   /* until a whole refresh since: dial at once */
     bool             refresh_again;              /* asked for while one ran */

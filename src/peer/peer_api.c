@@ -411,6 +411,7 @@ static void on_joined(struct peer *p, const struct peer_answer *a, void *arg)
         return;
     }
     c->listed = true;
+    c->joined_gen = ++p->member_gen;    /* a list asked before cannot drop it */
     struct join *j = calloc(1, sizeof(*j));
     json_writer w;
     if (j) {
@@ -486,6 +487,7 @@ static void on_left(struct peer *p, const struct peer_answer *a, void *arg)
     if (a->status == 200 && name && peer_chan_find(p, name)) {
         peer_store_conv_left(p, name);
         peer_chan_drop(p, name);
+        p->left_gen = ++p->member_gen;  /* a list asked before cannot bring it back */
         peer_mesh_connect(p);
     }
     pass_on(t, a);

@@ -375,9 +375,12 @@ static void ask_members(struct peer *p, const char *channel)
 
 /* The channels of a /get-list answer we are a member of: followed (and
  * recorded), asked for their members; channels we no longer belong to are
- * dropped (their history stays, read-only). */
+ * dropped (their history stays, read-only).  A list asked before a join
+ * or leave made here is older than it: it neither drops a channel joined
+ * since nor follows a new one after a leave (the next list will). */
 static void take_channels(struct peer *p, const json_value *chans)
 {
+    bool stale_adds = p->left_gen > p->list_asked_gen;
     for (size_t i = 0; i < p->nchans; i++)
         p->chans[i]->listed = false;
     for (size_t i = 0; i < json_len(chans); i++) {
@@ -388,6 +391,8 @@ static void take_channels(struct peer *p, const json_value *chans)
         if (!member || !name || !peer_channel_valid(name) || strncmp(name, "dm:", 3) == 0)
             continue;
         struct peer_chan *c = peer_chan_find(p, name);
+        if (!c && stale_adds)
+            continue;
         if (!c && (peer_store_conv_put(p, name, false, access, NULL) < 0
                    || !(c = peer_chan_get(p, name)))) {
             log_warnx("following %s: %s", name, db_errmsg(p->db));
@@ -399,7 +404,7 @@ static void take_channels(struct peer *p, const json_value *chans)
     }
     for (size_t i = p->nchans; i-- > 0;) {
         struct peer_chan *c = p->chans[i];
-        if (!c->dm && !c->listed) {
+        if (!c->dm && !c->listed && c->joined_gen <= p->list_asked_gen) {
             log_info("no longer a member of %s", c->name);
             peer_store_conv_left(p, c->name);
             peer_chan_drop(p, c->name);
@@ -434,6 +439,7 @@ void peer_tracker_refresh(struct peer *p)
     }
     p->last_refresh_ms = now;
     ev_timer_start(p->loop, &p->refresh, PEER_REFRESH_MS, 0);
+    p->list_asked_gen = p->member_gen;
     if (peer_tracker_call(p, "GET", "/get-list?all=1", NULL, on_list, NULL))
         p->refreshing++;
 }
