@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_RANDOM_H
 #include <sys/random.h>
@@ -76,4 +77,14 @@ int entropy_hex(char *out, size_t nbytes)
     }
     out[2 * nbytes] = '\0';
     return 0;
+}
+
+int entropy_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned diff = la != lb;
+    /* all of a, b read only inside its bounds, the differences OR-ed */
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)a[i] ^ (unsigned char)(i < lb ? b[i] : 0);
+    return diff == 0;
 }

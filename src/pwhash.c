@@ -93,18 +93,6 @@ int pwhash_make(const char *password, char *out, size_t outlen)
     return rc;
 }
 
-int pwhash_equal(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned diff = la != lb;
-
-    /* Walk all of a, reading b only inside its bounds, OR-ing differences so
-     * the time does not depend on where the first mismatch is. */
-    for (size_t i = 0; i < la; i++)
-        diff |= (unsigned char)a[i] ^ (unsigned char)(i < lb ? b[i] : 0);
-    return diff == 0;
-}
-
 int pwhash_verify(const char *password, const char *hash)
 {
     struct crypt_data *cd = malloc(sizeof *cd);
@@ -113,7 +101,7 @@ int pwhash_verify(const char *password, const char *hash)
     if (!cd)
         return -1;
     char *h = pwhash_crypt(password, hash, cd);
-    rc = h ? pwhash_equal(hash, h) : 0;
+    rc = h ? entropy_equal(hash, h) : 0;
     memset(cd, 0, sizeof *cd);
     free(cd);
     return rc;

@@ -21,8 +21,4 @@ int pwhash_make(const char *password, char *out, size_t outlen);
  * allocation failure. */
 int pwhash_verify(const char *password, const char *hash);
 
-/* Compares a and b (NUL-terminated) in time that depends only on their
- * lengths.  1 when equal. */
-int pwhash_equal(const char *a, const char *b);
-
 #endif

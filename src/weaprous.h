@@ -42,5 +42,6 @@
 #include "weaprous/db.h"
 #include "weaprous/weblogin.h"
 #include "weaprous/ratelimit.h"
+#include "weaprous/entropy.h"
 
 #endif

@@ -99,9 +99,9 @@ int peer_chat_send(struct peer *p, struct peer_chan *c, const char *text, size_t
     struct pf_msg f = { m->channel, m->origin, m->seq, m->lamport, m->sent_at,
                         m->text, m->text_len };
     buf_init(&frame, PEER_FRAME_HEADER + PEER_FRAME_MAX);
-    if (peer_frame_put_msg(&frame, &f) < 0)
+    if (live && peer_frame_put_msg(&frame, &f) < 0)
         buf_reset(&frame);    /* cannot happen (text <= 4000 bytes): sync sends it */
-    for (size_t i = 0; i < c->n; i++) {
+    for (size_t i = 0; live && i < c->n; i++) {
         if (strcmp(c->m[i].user, p->user) == 0)
             continue;
         struct peer_link *l = peer_link_live(p, c->m[i].user);

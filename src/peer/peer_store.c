@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "peer.h"
+#include "weaprous/entropy.h"
 #include "weaprous/log.h"
 #include "weaprous/sha256.h"
 
@@ -283,16 +284,6 @@ static void token_hash(const char *token, char out[SHA256_HEX_LEN + 1])
     sha256_hex(token, strlen(token), out);
 }
 
-/* Equal strings of n bytes, in a time that does not depend on where they
- * differ. */
-static bool same_secret(const char *a, const char *b, size_t n)
-{
-    unsigned char d = 0;
-    for (size_t i = 0; i < n; i++)
-        d |= (unsigned char)(a[i] ^ b[i]);
-    return d == 0;
-}
-
 static void session_forget(struct peer *p)
 {
     memset(p->q->sess_token, 0, sizeof(p->q->sess_token));
@@ -317,7 +308,7 @@ int peer_store_session_check(struct peer *p, const char *token)
     size_t n = strlen(token);
     int64_t now = db_now(p->db);
     if (n == DB_TOKEN_HEX_LEN && now < p->q->sess_expires
-        && same_secret(token, p->q->sess_token, n))
+        && entropy_equal(token, p->q->sess_token))
         return 1;
     token_hash(token, h);
     db_stmt *s = q(p, PQ_SESS_CHECK);

@@ -66,16 +66,6 @@ struct sample {
     ev_loop *loop;
 };
 
-/* Equal-time comparison, so a wrong password's timing tells nothing. */
-static int sample_secret_eq(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned char diff = la != lb;
-    for (size_t i = 0; i < la && i < lb; i++)
-        diff |= (unsigned char)(a[i] ^ b[i]);
-    return diff == 0;
-}
-
 static int sample_add_user(struct sample *s, const char *spec)
 {
     const char *colon = strchr(spec, ':');
@@ -136,7 +126,7 @@ static struct sample_user *sample_user_of(struct sample *s, http_txn *t)
         return &s->guest;
     for (size_t i = 0; i < SAMPLE_MAX_SESSIONS; i++) {
         struct sample_session *ss = &s->sessions[i];
-        if (sample_session_live(ss, now) && sample_secret_eq(ss->id, id)) {
+        if (sample_session_live(ss, now) && entropy_equal(ss->id, id)) {
             ss->last_use = ++s->uses;
             return &s->users[ss->user];
         }
@@ -209,7 +199,7 @@ static void sample_login(http_txn *t, void *arg)
         return;
     }
     for (size_t i = 0; i < s->nusers; i++) {
-        if (strcmp(s->users[i].name, name) == 0 && sample_secret_eq(s->users[i].pass, pass)) {
+        if (strcmp(s->users[i].name, name) == 0 && entropy_equal(s->users[i].pass, pass)) {
             sample_grant(s, t, (int)i);
             return;
         }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "weaprous/entropy.h"
 #include "weaprous/sha256.h"
 #include "tap.h"
 
@@ -101,8 +102,22 @@ static void test_splits(void)
     is_int(bad, 0, "all 151 splits agree with the one-shot digest");
 }
 
+/* entropy_equal: what compares the hashes and tokens these digests make */
+static void test_secret_equal(void)
+{
+    ok(entropy_equal("", ""), "equal: two empty strings");
+    ok(entropy_equal("0123abcd", "0123abcd"), "equal: the same token");
+    ok(!entropy_equal("0123abcd", "0123abce"), "differs in the last byte");
+    ok(!entropy_equal("0123abcd", "1123abcd"), "differs in the first byte");
+    ok(!entropy_equal("0123abcd", "0123abc"), "a prefix is not equal");
+    ok(!entropy_equal("0123abc", "0123abcd"), "nor the longer one");
+    ok(!entropy_equal("", "x"), "empty against one byte");
+    ok(!entropy_equal("abc\xff", "abc\x7f"), "the high bit counts");
+}
+
 int main(void)
 {
+    test_secret_equal();
     test_fips_vectors();
     test_million_a();
     test_boundaries();
