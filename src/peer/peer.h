@@ -156,7 +156,6 @@ struct peer_link {
     const char        *why_closed;      /* for the log: bye, end of stream ... */
     struct peer_call  *call;            /* tracker call in flight */
     const char        *close_code;      /* why we close: sent in the error frame */
-    int                tracker_status;  /* a refused introduction: the tracker's status */
     char               close_detail[128];
     bool               close_quiet;     /* close with bye, not error */
     struct peer_range *ranges;          /* sync queue: what the other side lacks */
@@ -445,8 +444,10 @@ int peer_tracker_members(struct peer *p, const char *channel,
 /* Refreshes the peer list and the members of every channel now. */
 void peer_tracker_refresh(struct peer *p);
 /* A live link ended: the user may have gone offline.  The lists again in a
- * second (time for the tracker to take that user's "stopped" or /logout,
- * sent when the link was closed), unless a refresh is due sooner. */
+ * second, unless a refresh is due sooner.  A peer that signs out closes
+ * its links once the tracker has answered its /logout, so the list is
+ * then up to date; one that stops sends "stopped" as it closes them: the
+ * second is its time to arrive. */
 void peer_tracker_refresh_soon(struct peer *p);
 /* Sign-out: "stopped", the tracker's /logout, timers off. */
 void peer_tracker_signout(struct peer *p);

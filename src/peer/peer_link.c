@@ -300,7 +300,6 @@ static void on_ticket(struct peer *p, const struct peer_answer *a, void *arg)
         char detail[96];
         snprintf(detail, sizeof(detail), "no introduction from the tracker (%s)",
                  peer_answer_detail(a));
-        l->tracker_status = a->status;
         peer_link_event(l, refuse(l, a->status == 409 ? "offline"
                                      : a->status == 404 ? "unknown-user" : "no-ticket", detail));
         return;

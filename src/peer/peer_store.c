@@ -443,18 +443,25 @@ void peer_msg_clear(struct peer_msg *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* m's text: a NUL-terminated copy of text[0..len).  0 or -1. */
+static int msg_set_text(struct peer_msg *m, const char *text, size_t len)
+{
+    free(m->text);
+    if (!(m->text = malloc(len + 1)))
+        return -1;
+    memcpy(m->text, text, len);
+    m->text[len] = '\0';
+    m->text_len = len;
+    return 0;
+}
+
 /* Fills m from the current row of a MSG_COLS statement (text copied). */
 static int msg_from_row(db_stmt *s, struct peer_msg *m)
 {
     size_t n;
     const char *t = db_col_text(s, 6, &n);
-    free(m->text);
-    m->text = malloc(n + 1);
-    if (!m->text)
+    if (msg_set_text(m, t ? t : "", t ? n : 0) < 0)
         return -1;
-    memcpy(m->text, t ? t : "", n);
-    m->text[n] = '\0';
-    m->text_len = n;
     db_col_copy(s, 0, m->channel, sizeof(m->channel));
     db_col_copy(s, 1, m->origin, sizeof(m->origin));
     m->seq = db_col_int(s, 2);
@@ -515,12 +522,8 @@ static int own_fill(struct peer_msg *m, const char *channel, const char *origin,
                     int64_t seq, int64_t lamport, int64_t now_ms, const char *text,
                     size_t len, const char *state, const char *client_id)
 {
-    free(m->text);
-    if (!(m->text = malloc(len + 1)))
+    if (msg_set_text(m, text, len) < 0)
         return -1;
-    memcpy(m->text, text, len);
-    m->text[len] = '\0';
-    m->text_len = len;
     snprintf(m->channel, sizeof(m->channel), "%s", channel);
     snprintf(m->origin, sizeof(m->origin), "%s", origin);
     m->seq = seq;

@@ -454,7 +454,10 @@ static void refresh_cb(ev_loop *loop, ev_timer *t, void *arg)
 
 /* ---- leaving ---- */
 
-static void signed_out_here(struct peer *p)
+/* The session ends here at once (the local API answers 401); the links
+ * close now, or, with close_links false, when the tracker has answered
+ * /logout. */
+static void signed_out_here(struct peer *p, bool close_links)
 {
     p->token[0] = '\0';
     p->registered = false;
@@ -462,8 +465,19 @@ static void signed_out_here(struct peer *p)
     ev_timer_stop(p->loop, &p->refresh);
     if (peer_store_clear_token(p) < 0 || peer_store_session_del_all(p) < 0)
         log_warnx("sign-out: %s", db_errmsg(p->db));
-    peer_link_close_all(p, "signed-out");
+    if (close_links)
+        peer_link_close_all(p, "signed-out");
     peer_event_session(p, "signed-out");
+}
+
+/* The tracker has taken us off its list (or the call failed): the links
+ * close now, so that a linked peer that asks for the list when its link
+ * ends sees us offline.  Not if the user signed in again meanwhile. */
+static void on_logout(struct peer *p, const struct peer_answer *a, void *arg)
+{
+    ignore_answer(p, a, arg);
+    if (!peer_signed_in(p))
+        peer_link_close_all(p, "signed-out");
 }
 
 void peer_tracker_signout(struct peer *p)
@@ -471,9 +485,9 @@ void peer_tracker_signout(struct peer *p)
     if (!peer_signed_in(p))
         return;
     /* /logout ends the session and takes the peer off the active list */
-    peer_tracker_call(p, "POST", "/logout", "{}", ignore_answer, "logout");
+    bool asked = peer_tracker_call(p, "POST", "/logout", "{}", on_logout, "logout") != NULL;
     log_info("%s signed out", p->user);
-    signed_out_here(p);
+    signed_out_here(p, !asked);
 }
 
 void peer_tracker_lost_session(struct peer *p)
@@ -481,7 +495,7 @@ void peer_tracker_lost_session(struct peer *p)
     if (!peer_signed_in(p))
         return;
     log_warnx("the tracker ended the session of %s: signed out", p->user);
-    signed_out_here(p);
+    signed_out_here(p, true);
 }
 
 static void stop_finish(struct peer *p)
