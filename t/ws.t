@@ -72,22 +72,12 @@ def read_frames(s, want_eof=True, limit=64):
 
 
 def parse(data):
-    if len(data) < 2:
+    """((opcode, payload), bytes used) of the first whole frame, or None."""
+    f = ws_split(data)
+    if f is None:
         return None
-    op, n, pos = data[0] & 15, data[1] & 127, 2
-    if data[1] & 0x80:
-        return (-1, b'masked by server'), len(data)
-    if n == 126:
-        if len(data) < 4:
-            return None
-        n, pos = struct.unpack('!H', data[2:4])[0], 4
-    elif n == 127:
-        if len(data) < 10:
-            return None
-        n, pos = struct.unpack('!Q', data[2:10])[0], 10
-    if len(data) < pos + n:
-        return None
-    return (op, data[pos:pos + n]), pos + n
+    op, payload, rest = f
+    return (op, payload), len(data) - len(rest)
 
 
 def close_code(frames):

@@ -17,7 +17,7 @@ import socket
 import struct
 import time
 
-from wrtest import Server, binary, free_port, tmpdir, wait_until, diag
+from wrtest import Server, binary, free_port, tmpdir, wait_until, diag, ws_split  # noqa: F401
 
 HTTP_TIMEOUT = 10.0
 
@@ -263,25 +263,6 @@ class P2P:
 
 
 # --- a WebSocket client for /events ----------------------------------------
-
-def ws_split(buf):
-    """The first whole frame of a server's (unmasked) WebSocket bytes:
-    (opcode, payload, the rest), or None while it is incomplete."""
-    if len(buf) < 2:
-        return None
-    n, off = buf[1] & 0x7f, 2
-    if n == 126:
-        if len(buf) < 4:
-            return None
-        n, off = struct.unpack('>H', buf[2:4])[0], 4
-    elif n == 127:
-        if len(buf) < 10:
-            return None
-        n, off = struct.unpack('>Q', buf[2:10])[0], 10
-    if len(buf) < off + n:
-        return None
-    return buf[0] & 0x0f, buf[off:off + n], buf[off + n:]
-
 
 def ws_pong(sock, data):
     """Answers a ping with the same payload (a client's frames are masked)."""

@@ -22,6 +22,7 @@ import resource
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ __all__ = [
     'require', 'Server', 'wait_port', 'wait_until', 'raw', 'req',
     'Response', 'parse_response', 'parse_responses', 'read_head',
     'read_to_eof', 'curl', 'rss_kib', 'cpu_ticks', 'raise_fd_limit',
+    'ws_split',
 ]
 
 SERVER_START_TIMEOUT = 10.0   # seconds until a server must accept
@@ -508,6 +510,28 @@ def parse_responses(data, heads=()):
         if r.status >= 200:
             final += 1
     return out
+
+
+def ws_split(buf):
+    """The first whole frame of a server's WebSocket bytes: (opcode,
+    payload, the rest), or None while it is incomplete.  A server must not
+    mask: a masked frame comes back as (-1, b'masked by server', b'')."""
+    if len(buf) < 2:
+        return None
+    if buf[1] & 0x80:
+        return -1, b'masked by server', b''
+    n, off = buf[1] & 0x7f, 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, off = struct.unpack('!H', buf[2:4])[0], 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, off = struct.unpack('!Q', buf[2:10])[0], 10
+    if len(buf) < off + n:
+        return None
+    return buf[0] & 0x0f, buf[off:off + n], buf[off + n:]
 
 
 def read_to_eof(s):
