@@ -270,32 +270,28 @@ void ev_timer_init(ev_timer *t, ev_timer_cb cb, void *arg)
 
 bool ev_timer_active(const ev_timer *t) { return t->heap_index != SIZE_MAX; }
 
+/* True when t really is in the heap.  A zeroed timer that never went
+ * through ev_timer_init() claims slot 0: the slot must hold it (a calloc'd
+ * owner stopped on an early error path must not corrupt the heap). */
+static bool ev_timer_queued(const ev_loop *loop, const ev_timer *t)
+{
+    size_t i = t->heap_index;
+    return i < loop->nheap && loop->heap[i] == t;
+}
+
 void ev_timer_stop(ev_loop *loop, ev_timer *t)
 {
     size_t i = t->heap_index;
-    if (i == SIZE_MAX)
-        return;
-    /* A zeroed timer that never went through ev_timer_init() claims slot
-     * 0: check that the slot really holds it instead of corrupting the
-     * heap (a calloc'd owner stopped on an early error path). */
-    if (i >= loop->nheap || loop->heap[i] != t) {
-        t->heap_index = SIZE_MAX;
-        return;
-    }
+    bool queued = ev_timer_queued(loop, t);
     t->heap_index = SIZE_MAX;
+    if (!queued)
+        return;
     ev_timer *last = loop->heap[--loop->nheap];
     if (last == t)
         return;
     ev_heap_place(loop, i, last);
     ev_heap_up(loop, i);
     ev_heap_down(loop, last->heap_index);
-}
-
-/* True when t really is in the heap (see ev_timer_stop). */
-static bool ev_timer_queued(const ev_loop *loop, const ev_timer *t)
-{
-    size_t i = t->heap_index;
-    return i < loop->nheap && loop->heap[i] == t;
 }
 
 int ev_timer_start(ev_loop *loop, ev_timer *t, uint64_t after_ms, uint64_t repeat_ms)

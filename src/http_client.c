@@ -295,6 +295,12 @@ static void hc_interest(hc_request *r)
 
 /* --- response --- */
 
+/* The errno of a reader's HTTP_ERROR. */
+static int hc_reader_error(const hc_request *r)
+{
+    return r->reader.too_large ? -EMSGSIZE : -EPROTO;
+}
+
 /* Frames raw body bytes at p[0..n) (chunked decoded in place) into the
  * body.  Returns 1 when the body is complete, 0 for more, or -errno. */
 static int hc_body_bytes(hc_request *r, char *p, size_t n)
@@ -303,7 +309,7 @@ static int hc_body_bytes(hc_request *r, char *p, size_t n)
     ssize_t rc = http_reader_body(&r->reader, p, n, &k);
 
     if (rc == HTTP_ERROR)
-        return r->reader.too_large ? -EMSGSIZE : -EPROTO;
+        return hc_reader_error(r);
     if (buf_append(&r->body, p, k) < 0)
         return -ENOMEM;
     return rc == HTTP_AGAIN ? 0 : 1;
@@ -319,7 +325,7 @@ static int hc_head(hc_request *r)
     if (n == HTTP_AGAIN)
         return buf_len(&r->in) >= HTTP_MAX_HEAD ? -EPROTO : 0;
     if (n < 0)
-        return r->reader.too_large ? -EMSGSIZE : -EPROTO;
+        return hc_reader_error(r);
     if (r->reader.head.status == 101)
         return -EPROTO;   /* we never ask for an upgrade */
     r->state = HC_STATE_READ_BODY;

@@ -380,43 +380,8 @@ static inline void store_field(struct http_parser *p, const unsigned char *b,
 
 #define FAIL(st, why) return fail(p, (st), (why))
 
-/* The first index in [i, lim) whose byte is not of class cls, or lim.
- * Unrolled: this loop is where the parser spends its time. */
-static inline size_t skip_class(const unsigned char *b, size_t i, size_t lim,
-                                unsigned cls)
-{
-#define SKIP_ONE(k) if (!(http_ctype[b[i + k]] & cls)) return i + k
-    while (lim - i >= 8) {
-        SKIP_ONE(0); SKIP_ONE(1); SKIP_ONE(2); SKIP_ONE(3);
-        SKIP_ONE(4); SKIP_ONE(5); SKIP_ONE(6); SKIP_ONE(7);
-        i += 8;
-    }
-#undef SKIP_ONE
-    while (i < lim && (http_ctype[b[i]] & cls))
-        i++;
-    return i;
-}
-
-/* skip_class(CT_VALUE) eight bytes at a time: a word none of whose bytes is
- * below 0x20 or equal to 0x7f is all field-value bytes.  A word that may
- * hold one (HTAB included) goes through the byte loop. */
-static inline size_t skip_value(const unsigned char *b, size_t i, size_t lim)
-{
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-
-    while (lim - i >= 8) {
-        uint64_t x, y;
-        memcpy(&x, b + i, 8);
-        y = x ^ (ones * 0x7f);
-        if (((x - ones * 0x20) & ~x & highs) | ((y - ones) & ~y & highs))
-            break;
-        i += 8;
-    }
-    return skip_class(b, i, lim, CT_VALUE);
-}
-
 /* Advances i over bytes of class `cls`, but not to or past lim. */
-#define SKIP(cls, lim) (i = skip_class(b, i, (lim), (cls)))
+#define SKIP(cls, lim) (i = http_skip_class(b, i, (lim), (cls)))
 
 int http_parse_head(struct http_parser *p, const char *buf, size_t len,
                     struct http_head *h)
@@ -584,7 +549,7 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len,
             st = PS_VALUE;
             break;
         case PS_VALUE:
-            i = skip_value(b, i, end);
+            i = http_skip_value(b, i, end);
             if (i == end)
                 break;
             if (b[i] != '\r')

@@ -76,9 +76,15 @@ int http_reader_head(struct http_reader *r, const char *buf, size_t len)
                 return reader_fail(r, "response body too large", true);
             return (int)r->skipped + n;
         }
-        /* 100, 102, 103: interim, dropped; the final head follows */
+        /* 100, 102, 103: interim, dropped; the final head follows, under
+         * the limits the caller may have set on the parser */
+        size_t max_line = r->parser.max_line, max_head = r->parser.max_head,
+               max_headers = r->parser.max_headers;
         r->skipped += (size_t)n;
         http_parser_init(&r->parser, HTTP_PARSE_RESPONSE);
+        r->parser.max_line = max_line;
+        r->parser.max_head = max_head;
+        r->parser.max_headers = max_headers;
     }
 }
 

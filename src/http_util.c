@@ -166,33 +166,15 @@ bool http_list_has(const char *value, size_t len, const char *token)
 
 bool http_is_token(const char *s, size_t n)
 {
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(http_ctype[(unsigned char)s[i]] & CT_TCHAR))
-            return false;
-    return true;
+    return n > 0 && http_skip_class((const unsigned char *)s, 0, n, CT_TCHAR) == n;
 }
 
 /* RFC 9110 5.5 field-value bytes: HTAB, SP, VCHAR, obs-text.  This refuses
- * every control byte, not only CR, LF and NUL.  Eight bytes at a time while
- * none is below 0x20 or 0x7f (a word with HTAB goes byte by byte): every
- * field of every answer comes through here. */
+ * every control byte, not only CR, LF and NUL.  The parser's scanner, eight
+ * bytes at a time: every field of every answer comes through here. */
 bool http_is_field_value(const char *s, size_t n)
 {
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    size_t i = 0;
-    for (; n - i >= 8; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, s + i, 8);
-        y = x ^ (ones * 0x7f);
-        if (((x - ones * 0x20) & ~x & highs) | ((y - ones) & ~y & highs))
-            break;
-    }
-    for (; i < n; i++)
-        if (!(http_ctype[(unsigned char)s[i]] & CT_VALUE))
-            return false;
-    return true;
+    return http_skip_value((const unsigned char *)s, 0, n) == n;
 }
 
 /* --- dates (RFC 9110 5.6.7) --- */

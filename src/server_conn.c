@@ -198,9 +198,10 @@ int conn_hijack(struct conn *c, buf *rest)
     return fd;
 }
 
-/* A write failed: close now, or, in a step for a kick, at the end of the
- * pass (the close runs the handler's on_close, which must not run inside
- * the handler's own call). */
+/* The client is lost (a write failed, a streamed body went bad): close
+ * now, or, in a step for a kick, at the end of the pass (the close runs
+ * the handler's on_close, which must not run inside the handler's own
+ * call). */
 static void conn_fail(struct conn *c)
 {
     if (!c->late) {
@@ -554,12 +555,7 @@ static void conn_stream_body(struct conn *c)
     if (n < 0 || t->dechunk.total > max) {
         /* The handler owns t: drop the client as if it had left, so that
          * on_close tells the handler and t stays valid until completed. */
-        if (c->late) {
-            c->broken = true;       /* closed at the end of the pass */
-            conn_defer(c);
-        } else {
-            conn_close(c);
-        }
+        conn_fail(c);
         return;
     }
     t->body_done = done;

@@ -65,8 +65,9 @@ struct conn {
     bool             late;          /* stepping for conn_kick(): no handler
                                        is dispatched, no close runs on_close */
     bool             deferred;      /* a step waits for the end of the pass */
-    bool             broken;        /* write failed in a late step: closes
-                                       in the deferred step */
+    bool             broken;        /* client lost in a late step
+                                       (conn_fail): closes in the deferred
+                                       step */
     buf              in;
     struct http_parser parser;
     http_txn        *txn;           /* kept until its response is written */

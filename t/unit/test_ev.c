@@ -187,10 +187,14 @@ static void rec_fire(ev_loop *loop, ev_timer *t, void *arg)
 static void test_timer_push_pull(void)
 {
     ev_loop *loop = new_loop();
-    ev_timer a, b;
-    uint64_t fa = 0, fb = 0, t0 = ev_now_ms(loop);
+    ev_timer a, b, c;
+    uint64_t fa = 0, fb = 0, fc = 0, t0 = ev_now_ms(loop);
     ev_timer_init(&a, rec_fire, &fa);
     ev_timer_init(&b, rec_fire, &fb);
+    ev_timer_init(&c, rec_fire, &fc);
+    ev_timer_start(loop, &c, 5, 0);
+    ev_timer_start(loop, &c, 30, 0);            /* pushed later (kept in place) */
+    ev_timer_stop(loop, &c);                    /* ... then stopped */
     ev_timer_start(loop, &a, 300, 0);
     ev_timer_start(loop, &a, 20, 0);            /* pulled earlier */
     ev_timer_start(loop, &b, 10, 0);
@@ -202,6 +206,7 @@ static void test_timer_push_pull(void)
     ok(fb >= t0 + 80, "a timer pushed later fires no earlier than its last deadline (%llu ms)",
        (unsigned long long)(fb - t0));
     ok(!ev_timer_active(&a) && !ev_timer_active(&b), "  both inactive afterwards");
+    ok(fc == 0 && !ev_timer_active(&c), "a timer pushed later, then stopped, never fires");
     ev_loop_free(loop);
 }
 

@@ -121,6 +121,8 @@ static const struct script scripts[] = {
     { "/conn-close", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
       false, false },
     { "/no-content", "HTTP/1.1 204 No Content\r\n\r\n", false, false },
+    { "/upgrade", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", false, true },
+    { "/bigchunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\n", false, true },
     { "/hang", NULL, false, false },
 };
 
@@ -259,6 +261,8 @@ static void test_misbehaving(int port)
     expect(c, port, "/huge", EMSGSIZE, 0, NULL);
     expect(c, port, "/garbage", EPROTO, 0, NULL);
     expect(c, port, "/badchunk", EPROTO, 0, NULL);
+    expect(c, port, "/upgrade", EPROTO, 0, NULL);       /* never asked for */
+    expect(c, port, "/bigchunk", EMSGSIZE, 0, NULL);    /* a 5000-byte chunk, max_body 4096 */
     expect(c, port, "/no-content", 0, 204, "");
     expect(c, port, "/conn-close", 0, 200, "ok");
     is_int(hc_client_idle(c), 0, "Connection: close is not pooled");

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,19 +21,22 @@ struct outcome {
     ssize_t last;        /* http_reader_body's last result */
     enum http_reader_state state;
     bool   keepalive, too_large;
+    const char *error;
 };
 
 /* Feeds msg to a reader `step` bytes at a time (0: whole), as a
  * connection would: the head from the start of the received bytes, the
- * body bytes as they come. */
+ * body bytes as they come.  max_head: the parser's, 0 for its default. */
 static void feed(const char *msg, size_t step, bool head_req, uint64_t max,
-                 struct outcome *o)
+                 size_t max_head, struct outcome *o)
 {
     size_t len = strlen(msg), got = 0, used = 0;
     char *buf = guard_copy(msg, len);
     struct http_reader r;
     memset(o, 0, sizeof *o);
     http_reader_init(&r, head_req, max);
+    if (max_head)
+        r.parser.max_head = max_head;
     o->head = HTTP_AGAIN;
     o->last = HTTP_AGAIN;
     while (got < len) {
@@ -46,8 +50,8 @@ static void feed(const char *msg, size_t step, bool head_req, uint64_t max,
             used = (size_t)o->head;
             o->status = r.head.status;
         }
-        if (r.state == HTTP_READER_DONE)
-            break;
+        /* the bytes behind the head go to the body even when there is
+         * none (DONE): it tells whether they spoil the connection */
         size_t n;
         o->last = http_reader_body(&r, buf + used, got - used, &n);
         if (o->last == HTTP_ERROR)
@@ -67,29 +71,8 @@ static void feed(const char *msg, size_t step, bool head_req, uint64_t max,
     o->state = r.state;
     o->keepalive = r.keepalive;
     o->too_large = r.too_large;
+    o->error = r.error;
     guard_free(buf, len);
-}
-
-static void check(const char *name, const char *msg, bool head_req, uint64_t max,
-                  int status, const char *body, enum http_reader_state state, bool keep)
-{
-    static const size_t steps[] = { 0, 1, 7 };
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        struct outcome o;
-        feed(msg, steps[i], head_req, max, &o);
-        ok(o.status == status && o.state == state && o.keepalive == keep &&
-           o.body_len == strlen(body) && memcmp(o.body, body, o.body_len) == 0,
-           "%s (%s)", name, steps[i] ? (steps[i] == 1 ? "byte by byte" : "7 at a time") : "whole");
-        if (o.status != status || o.state != state || o.keepalive != keep)
-            diag("  status %d state %d keep %d", o.status, (int)o.state, o.keepalive);
-    }
-}
-
-static void check_error(const char *name, const char *msg, uint64_t max, bool too_large)
-{
-    struct outcome o;
-    feed(msg, 0, false, max, &o);
-    ok((o.head == HTTP_ERROR || o.last == HTTP_ERROR) && o.too_large == too_large, "%s", name);
 }
 
 /* A response, how it is read, and what comes out. */
@@ -127,6 +110,8 @@ static const struct reader_case {
       true, 0, 200, "", HTTP_READER_DONE, true },
     { "204: no body", "HTTP/1.1 204 No Content\r\n\r\n",
       false, 0, 204, "", HTTP_READER_DONE, true },
+    { "bytes after a bodiless answer: not reusable", "HTTP/1.1 204 No Content\r\n\r\nX",
+      false, 0, 204, "", HTTP_READER_DONE, false },
     { "Content-Length: 0", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
       false, 0, 200, "", HTTP_READER_DONE, true },
     { "101 is final", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
@@ -135,18 +120,81 @@ static const struct reader_case {
       false, 4, 200, "abcd", HTTP_READER_DONE, true },
 };
 
+/* A response the reader refuses, and whether for its size. */
+static const struct error_case {
+    const char *name, *msg;
+    uint64_t max;
+    size_t max_head;
+    bool too_large;
+} errors[] = {
+    { "malformed status line", "HTTP/1.1 2x0 OK\r\n\r\n", 0, 0, false },
+    { "malformed chunk size",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0, 0, false },
+    { "Content-Length over the cap", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+      4, 0, true },
+    { "chunked over the cap",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n", 4, 0, true },
+    { "close-delimited over the cap", "HTTP/1.1 200 OK\r\n\r\nabcde", 4, 0, true },
+    { "head over max_head", "HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+      0, 64, false },
+    { "max_head still holds after an interim answer", "HTTP/1.1 100 Continue\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+      0, 64, false },
+};
+
+static const size_t steps[] = { 0, 1, 7 };
+
+static const char *step_name(size_t step)
+{
+    return step ? (step == 1 ? "byte by byte" : "7 at a time") : "whole";
+}
+
+static void check(const struct reader_case *c)
+{
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        struct outcome o;
+        feed(c->msg, steps[i], c->head_req, c->max, 0, &o);
+        ok(o.status == c->status && o.state == c->state && o.keepalive == c->keep &&
+           o.body_len == strlen(c->body) && memcmp(o.body, c->body, o.body_len) == 0,
+           "%s (%s)", c->name, step_name(steps[i]));
+        if (o.status != c->status || o.state != c->state || o.keepalive != c->keep)
+            diag("  status %d state %d keep %d", o.status, (int)o.state, o.keepalive);
+    }
+}
+
+static void check_error(const struct error_case *e)
+{
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        struct outcome o;
+        feed(e->msg, steps[i], false, e->max, e->max_head, &o);
+        ok((o.head == HTTP_ERROR || o.last == HTTP_ERROR) && o.too_large == e->too_large &&
+           o.error != NULL, "%s (%s)", e->name, step_name(steps[i]));
+        if (o.error)
+            diag("  %s", o.error);
+    }
+}
+
 int main(void)
 {
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const struct reader_case *c = &cases[i];
-        check(c->name, c->msg, c->head_req, c->max, c->status, c->body, c->state, c->keep);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check(&cases[i]);
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        check_error(&errors[i]);
 
-    check_error("malformed status line", "HTTP/1.1 2x0 OK\r\n\r\n", 0, false);
-    check_error("malformed chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0, false);
-    check_error("Content-Length over the cap", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 4, true);
-    check_error("chunked over the cap", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n", 4, true);
-    check_error("close-delimited over the cap", "HTTP/1.1 200 OK\r\n\r\nabcde", 4, true);
+    /* the default cap: a head of more than HTTP_MAX_HEAD bytes */
+    size_t big = HTTP_MAX_HEAD + 1024;
+    char *msg = malloc(big + 1000 + 3);
+    size_t at = (size_t)snprintf(msg, big, "HTTP/1.1 200 OK\r\n");
+    while (at < big) {      /* fields of 1000 bytes: few, all long */
+        memcpy(msg + at, "X-F: ", 5);
+        memset(msg + at + 5, 'a', 993);
+        memcpy(msg + at + 998, "\r\n", 2);
+        at += 1000;
+    }
+    memcpy(msg + at, "\r\n", 3);
+    struct error_case over = { "head over HTTP_MAX_HEAD", msg, 0, 0, false };
+    check_error(&over);
+    free(msg);
 
     struct http_reader r;
     http_reader_init(&r, false, 0);

@@ -69,6 +69,9 @@ static void test_lists_tokens(void)
     ok(!http_is_token("a:b", 3), "colon not in token");
     ok(!http_is_token("a\"b", 3), "quote not in token");
     ok(!http_is_token("caf\xc3\xa9", 5), "obs-text not in token");
+    /* past the first eight bytes (the unrolled scan): */
+    ok(!http_is_token("X-Forwarded For", 15), "space at byte 11 not in token");
+    ok(!http_is_token("X-Forwarded-For:", 16), "colon at byte 15 not in token");
     ok(http_is_field_value("text/html; charset=utf-8", 24), "field value");
     ok(http_is_field_value("", 0), "empty field value");
     ok(http_is_field_value("a\tb \xc3\xa9", 6), "HTAB, SP, obs-text in value");

@@ -84,9 +84,27 @@ struct late {
     ev_timer  timer, guard;
     bool      replying;      /* inside the timer's http_txn_reply() */
     int       next_calls, next_inside;
+    bool      stream;        /* /stream: the timer asks for the body */
+    int       body_calls, closes, closes_inside;
     char      got[4096];
     size_t    gotlen;
 };
+
+static void late_body(http_txn *t, const char *p, size_t n, bool done, void *arg)
+{
+    struct late *l = arg;
+    l->body_calls++;
+}
+
+/* The client is gone: counted, and whether it came inside the timer's
+ * call; the handler completes the transaction here. */
+static void late_closed(http_txn *t, void *arg)
+{
+    struct late *l = arg;
+    l->closes++;
+    l->closes_inside += l->replying;
+    http_txn_abort(t);
+}
 
 static void late_fire(ev_loop *loop, ev_timer *tm, void *arg)
 {
@@ -94,14 +112,21 @@ static void late_fire(ev_loop *loop, ev_timer *tm, void *arg)
     http_txn *t = l->held;
     l->held = NULL;
     l->replying = true;
-    http_txn_reply(t, 200, "text/plain", "late\n", 5);
+    if (l->stream)
+        http_txn_on_body(t, late_body, l);
+    else
+        http_txn_reply(t, 200, "text/plain", "late\n", 5);
     l->replying = false;
 }
 
 static void late_handler(http_txn *t, void *arg)
 {
     struct late *l = arg;
-    if (strcmp(http_txn_path(t), "/late") == 0) {
+    if (strcmp(http_txn_path(t), "/stream") == 0) {
+        l->stream = true;
+        http_txn_on_close(t, late_closed, l);
+    }
+    if (strcmp(http_txn_path(t), "/late") == 0 || l->stream) {
         const char *ms = strstr(http_txn_query(t), "ms=");
         l->held = t;
         ev_timer_start(l->loop, &l->timer, ms ? (uint64_t)atoi(ms + 3) : 5, 0);
@@ -193,11 +218,27 @@ static void test_slow_handler(void)
     is_int(late_answers(&l), 1, "slow: answered 200 ms later with a 50 ms header timeout");
 }
 
+/* stream_body: the handler asks for the body from a timer, and the chunked
+ * body that has arrived is malformed.  The client is dropped (its on_close
+ * runs once), but after http_txn_on_body() returned, not inside it. */
+static void test_late_bad_stream(void)
+{
+    struct late l;
+    struct http_server_config cfg = { .stream_body = true };
+    late_run(&l, &cfg, "POST /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "zz\r\n", "bad stream");
+    is_int(l.body_calls, 0, "bad stream: no body delivered");
+    is_int(l.closes, 1, "bad stream: on_close ran once");
+    is_int(l.closes_inside, 0, "bad stream: not inside http_txn_on_body()");
+    is_int(late_answers(&l), 0, "bad stream: no answer, the connection closed");
+}
+
 int main(void)
 {
     test_free_keeps_timers();
     test_shutdown_idle();
     test_late_reply_pipelined();
     test_slow_handler();
+    test_late_bad_stream();
     return done_testing();
 }
