@@ -249,12 +249,14 @@ static int head_own_fields(struct preq *r, buf *b)
         rc |= put_str(b, "X-Real-IP", ra);
     if (!overridden(s, "X-Request-ID", 12))
         rc |= put_str(b, "X-Request-ID", r->rid);
-    size_t hlen;
-    const char *host = proxy_head_host(t, &hlen);
-    if (!overridden(s, "Host", 4) && hlen)
-        rc |= put_field(b, "Host", 4, host, hlen);
-    else if (!overridden(s, "Host", 4))   /* HTTP/1.0 without Host */
-        rc |= put_str(b, "Host", r->pool->block->servers[0].name);
+    if (!overridden(s, "Host", 4)) {
+        size_t hlen;
+        const char *host = proxy_head_host(t, &hlen);
+        if (hlen)
+            rc |= put_field(b, "Host", 4, host, hlen);
+        else   /* HTTP/1.0 without Host */
+            rc |= put_str(b, "Host", r->pool->block->servers[0].name);
+    }
     for (size_t i = 0; i < s->nheaders && rc == 0; i++) {
         if (!s->headers[i].value[0])
             continue;   /* "" means: do not send the field */
