@@ -131,5 +131,19 @@ with Proxy(conf) as px:
     is_(got, ['HB'] * 4, 'traffic avoids the server down by health check')
     hA.health_status = 200
     ok(wait_until(lambda: state_of('HA') == 'up', 5), 'after `rise` good checks it is up again')
+    # the head is read whole: one too large for the parser is a failure
+    hA.health_fields = b'X-Big: ' + b'a' * 20000 + b'\r\n'
+    ok(wait_until(lambda: state_of('HA') == 'down (health check)', 5),
+       'a health check response head too large marks the server down')
+    # interim 1xx heads are skipped: the final 200 counts
+    hA.health_fields = b''
+    hA.health_interim = (b'HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n'
+                         b'HTTP/1.1 100 Continue\r\n\r\n')
+    ok(wait_until(lambda: state_of('HA') == 'up', 5),
+       'a 2xx after interim 1xx answers is a good health check')
+    # with them, the buffer of the check fills before the parser's own cap
+    hA.health_fields = b'X-Big: ' + b'a' * 20000 + b'\r\n'
+    ok(wait_until(lambda: state_of('HA') == 'down (health check)', 5),
+       'interim answers, then a head too large: down')
 
 done_testing()

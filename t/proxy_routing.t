@@ -111,11 +111,19 @@ with Proxy(conf) as px:
     st, h, body = get(p, host='b.test', method='POST', body=b'x' * 5000)
     is_(json.loads(body)['body_len'] if st == 200 else None, 5000, 'POST body forwarded')
 
-with Proxy(conf + 'host "c.test" default { proxy_pass http://127.0.0.1:%d; }\n' % c.port) as px:
+with Proxy(conf + 'host "c.test" default { proxy_pass http://127.0.0.1:%d; }\n'
+           'host "d.test" { proxy_set_header Host "fixed.example"; '
+           'proxy_pass http://127.0.0.1:%d; }\n' % (c.port, c.port)) as px:
     st, h, body = get(px.port, host='nobody.test')
     is_((st, up_name(body)), (200, 'C'), 'unknown host -> default block')
     st, h, body = get(px.port, host='b.test')
     is_(up_name(body), 'B', 'known hosts still routed')
+    rs = parse_responses(raw(px.port, b'GET /nohost HTTP/1.0\r\n\r\n', timeout=5))
+    is_(len(rs) == 1 and rs[0].status == 200 and headers_of(rs[0].body).get('host'),
+        '127.0.0.1:%d' % c.port, 'HTTP/1.0 without Host: the server\'s name is sent as Host')
+    st, h, body = get(px.port, host='d.test')
+    is_(st == 200 and [v for k, v in json.loads(body)['headers'] if k.lower() == 'host'],
+        ['fixed.example'], 'proxy_set_header Host replaces the Host field, once')
 
 # access log: one line per request, with the request id and the upstream
 d = tmpdir()

@@ -273,6 +273,13 @@ st, h, body = B.call('POST', '/add-list', {'channel': 'room-1'})
 is_((st, body.get('channel'), body.get('joined')), (200, 'Room-1', True),
     'names are case-insensitive')
 err_is(A.call('POST', '/add-list', {'channel': 'bad name'}), 422, 'invalid channel name: 422')
+# one writer, two forms (tracker_channel_json): GET /channels is the full one
+room = [c for c in A.call('GET', '/channels')[2]['channels'] if c['name'] == 'Room-1']
+is_(room, [{'name': 'Room-1', 'access': 'public', 'owner': 'alice', 'members': 2,
+            'member': True, 'role': 'owner'}], 'GET /channels: a channel in full')
+room = [c for c in A.call('GET', '/get-list')[2]['channels'] if c['name'] == 'Room-1']
+is_(room, [{'name': 'Room-1', 'access': 'public', 'members': 2, 'member': True}],
+    '/get-list: the short form, without owner and role')
 err_is(A.call('POST', '/add-list', {'channel': 'x' * 33}), 422, 'channel name too long: 422')
 err_is(A.call('POST', '/add-list', {}), 400, 'add-list without channel: 400')
 

@@ -87,17 +87,6 @@ static bool name_is(const char *n, size_t len, const char *want)
     return strlen(want) == len && strncasecmp(n, want, len) == 0;
 }
 
-/* True when h has a Connection field: only then can other fields be
- * hop-by-hop by being listed there (most heads have none). */
-static bool has_conn_field(const struct http_head *h)
-{
-    for (size_t i = 0; i < h->num_headers; i++)
-        if (h->headers[i].name_len == 10
-            && strncasecmp(h->headers[i].name, "connection", 10) == 0)
-            return true;
-    return false;
-}
-
 /* True when a Connection field of h (there may be several) lists the
  * field name n: such fields are hop-by-hop too. */
 static bool conn_lists(const struct http_head *h, const char *n, size_t len)
@@ -109,7 +98,7 @@ static bool conn_lists(const struct http_head *h, const char *n, size_t len)
     nm[len] = '\0';
     for (size_t i = 0; i < h->num_headers; i++) {
         const struct http_header *f = &h->headers[i];
-        if (f->name_len == 10 && strncasecmp(f->name, "connection", 10) == 0
+        if ((fld_class(f->name, f->name_len) & FLD_CONN)
             && http_list_has(f->value, f->value_len, nm))
             return true;
     }
@@ -228,7 +217,9 @@ static int head_fields(struct preq *r, buf *b)
 {
     const struct http_head *h = http_txn_head(r->t);
     const struct proxy_settings *s = &r->pool->block->set;
-    bool conn = has_conn_field(h);
+    /* only with a Connection field can other fields be hop-by-hop by
+     * being listed there (most heads have none) */
+    bool conn = http_head_find(h, "Connection") != NULL;
     int rc = 0;
     for (size_t i = 0; i < h->num_headers && rc == 0; i++) {
         const struct http_header *f = &h->headers[i];
@@ -258,12 +249,14 @@ static int head_own_fields(struct preq *r, buf *b)
         rc |= put_str(b, "X-Real-IP", ra);
     if (!overridden(s, "X-Request-ID", 12))
         rc |= put_str(b, "X-Request-ID", r->rid);
-    size_t hlen;
-    const char *host = proxy_head_host(t, &hlen);
-    if (!overridden(s, "Host", 4) && hlen)
-        rc |= put_field(b, "Host", 4, host, hlen);
-    else if (!overridden(s, "Host", 4))   /* HTTP/1.0 without Host */
-        rc |= put_str(b, "Host", r->pool->block->servers[0].name);
+    if (!overridden(s, "Host", 4)) {
+        size_t hlen;
+        const char *host = proxy_head_host(t, &hlen);
+        if (hlen)
+            rc |= put_field(b, "Host", 4, host, hlen);
+        else   /* HTTP/1.0 without Host */
+            rc |= put_str(b, "Host", r->pool->block->servers[0].name);
+    }
     for (size_t i = 0; i < s->nheaders && rc == 0; i++) {
         if (!s->headers[i].value[0])
             continue;   /* "" means: do not send the field */
@@ -304,7 +297,7 @@ int proxy_head_request(struct preq *r)
 void proxy_head_response(struct preq *r)
 {
     const struct http_head *h = &r->rd.head;
-    bool has_rid = false, conn = has_conn_field(h);
+    bool has_rid = false, conn = http_head_find(h, "Connection") != NULL;
     for (size_t i = 0; i < h->num_headers; i++) {
         const struct http_header *f = &h->headers[i];
         unsigned k = fld_class(f->name, f->name_len);

@@ -3,9 +3,10 @@
  *
  * Every `interval`, each server of the pool gets "GET uri HTTP/1.1" on a
  * fresh non-blocking connection; a response head with a 2xx or 3xx status
- * (after any interim 1xx) within `timeout` is a success.  `fall` consecutive failures mark the server down (skipped
- * by the policies), `rise` consecutive successes bring it back.  Servers
- * start up.  Each check is a small state machine (connect, send, read).
+ * (after any interim 1xx) within `timeout` is a success.  `fall`
+ * consecutive failures mark the server down (skipped by the policies),
+ * `rise` consecutive successes bring it back.  Servers start up.  Each
+ * check is a small state machine (connect, send, read).
  */
 #ifndef PROXY_HEALTH_H
 #define PROXY_HEALTH_H

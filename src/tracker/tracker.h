@@ -192,9 +192,6 @@ enum tracker_ticket_state {
 };
 
 typedef int (*tracker_peer_cb)(const struct tracker_peer *p, void *arg);
-/* c as a JSON object: name, access, members, member; full adds owner and
- * role (GET /channels; /get-list gives the short form). */
-void tracker_channel_json(json_writer *w, const struct tracker_channel *c, bool full);
 typedef int (*tracker_channel_cb)(const struct tracker_channel *c, void *arg);
 
 int tracker_db_prepare(struct tracker *tr);
@@ -370,5 +367,8 @@ unsigned tracker_jitter(const struct tracker *tr);
  * after answering 422 (invalid name), 404 (no such channel) or 5xx. */
 int tracker_channel_find(struct tracker *tr, http_txn *t, const char *name,
                          const struct tracker_user *u, struct tracker_channel *c);
+/* c as a JSON object: name, access, members, member; full adds owner and
+ * role (GET /channels; /get-list gives the short form). */
+void tracker_channel_json(json_writer *w, const struct tracker_channel *c, bool full);
 
 #endif

@@ -18,7 +18,9 @@ told to (mode can be changed while it runs):
   dropreuse  answers the first request of a connection, then closes the
              connection when a second request arrives on it (after reading
              its head: `heads` lists it, as a crashed handler would)
-  health     like echo, but GET /healthz answers `health_status`
+  health     like echo, but GET /healthz answers `health_status`, after
+             `health_interim` (bytes: interim 1xx heads) and with
+             `health_fields` (bytes: more header lines) when set
   slowread   like echo, but reads request bodies at about 20 MB/s
 
 Proxy(conf_text) writes the configuration (with `{port}` / `{status}`
@@ -124,6 +126,8 @@ class Upstream:
     def __init__(self, name, mode='echo', delay=0.0, size=0, host='127.0.0.1'):
         self.name, self.mode, self.delay, self.size = name, mode, delay, size
         self.health_status = 200
+        self.health_interim = b''
+        self.health_fields = b''
         self.port = free_port(host)
         self.host = host
         self.requests = 0
@@ -232,8 +236,9 @@ class Upstream:
                 'body_sha256': digest.hexdigest()}
         if mode == 'health' and target == '/healthz':
             body = b'health'
-            c.sendall(b'HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n%s'
-                      % (self.health_status, len(body), body))
+            c.sendall(b'%sHTTP/1.1 %d X\r\n%sContent-Length: %d\r\n\r\n%s'
+                      % (self.health_interim, self.health_status, self.health_fields,
+                         len(body), body))
             return True, buf
         body = json.dumps(info).encode()
         if mode == 'cutbody':

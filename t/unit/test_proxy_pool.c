@@ -258,6 +258,22 @@ static void test_idle_pool(void)
 
     c = proxy_pool_take_idle(p, 1, lent_on_io, &seen);
     ok(c == NULL, "nothing to take from an empty pool");
+
+    /* keepalive_timeout shorter than keepalive_surplus bounds the surplus
+     * too (both timers run on the loop's clock: no scheduling margin) */
+    ((struct proxy_block *)p->block)->set.keepalive_surplus_ms = 5000;
+    int sq[3][2];
+    for (int i = 0; i < 3; i++) {
+        socketpair(AF_UNIX, SOCK_STREAM, 0, sq[i]);
+        proxy_pool_park(p, (unsigned)i % 2, sq[i][0], NULL);
+    }
+    is_int((int)p->nidle, 3, "a surplus kept longer than keepalive_timeout: three idle");
+    run_for(loop, 400);
+    ok(far_closed(sq[0][1]) && far_closed(sq[1][1]) && far_closed(sq[2][1]),
+       "after keepalive_timeout: the surplus closed too");
+    is_int((int)p->nidle, 0, "the pool is empty again");
+    for (int i = 0; i < 3; i++)
+        close(sq[i][1]);
     proxy_rt_retire(rt);
     proxy_rt_unref(rt);
     for (int i = 0; i < 4; i++)
